@@ -1,0 +1,12 @@
+// Mastra 1.71.0 runner: the shared agent scenario code, with Agent/createTool from @mastra/core.
+import { agentImpl } from '../lib/agent-scenarios.mjs'
+import { runChild } from '../lib/child.mjs'
+
+runChild(
+  'mastra',
+  agentImpl(async () => {
+    const [{ Agent }, { createTool }] = await Promise.all([import('@mastra/core/agent'), import('@mastra/core/tools')])
+    const { z } = await import('zod')
+    return { Agent, createTool, z }
+  }),
+)
