@@ -3,7 +3,7 @@
 // OpenAI-compatible server. See README.md.
 //
 //   node run.mjs [--quick] [--only raw,lumos,mastra] [--scenarios s1,s2,s5] [--runs N]
-//                [--seconds S] [--out FILE] [--no-write]
+//                [--seconds S] [--out FILE] [--no-write] [--wait-idle [SECONDS]]
 //
 // The mock server runs in its own child process; every (scenario, framework) pair runs in a fresh
 // child process, one at a time (never in parallel). Results: a table on stdout, RESULTS.md (full
@@ -167,7 +167,42 @@ function machineInfo() {
   }
 }
 
+// Share of the machine's CPU time that was busy over `ms` (from /proc/stat; undefined elsewhere).
+async function cpuBusy(ms = 1000) {
+  const read = () => {
+    try {
+      const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+      const idle = f[3] + (f[4] ?? 0)
+      return { idle, total: f.reduce((a, b) => a + b, 0) }
+    } catch {
+      return undefined
+    }
+  }
+  const a = read()
+  await new Promise((r) => setTimeout(r, ms))
+  const b = read()
+  if (!a || !b || b.total === a.total) return undefined
+  return 1 - (b.idle - a.idle) / (b.total - a.total)
+}
+
 // ---------------------------------------------------------------- run
+const waitIdle = (() => {
+  const i = argv.indexOf('--wait-idle')
+  if (i < 0) return 0
+  const n = Number(argv[i + 1])
+  return Number.isFinite(n) && n > 0 ? n : 300
+})()
+if (waitIdle > 0) {
+  // Wait (up to waitIdle seconds) for 3 consecutive seconds with the machine ≥ 90 % idle.
+  const until = Date.now() + waitIdle * 1000
+  let quiet = 0
+  while (Date.now() < until && quiet < 3) {
+    const b = await cpuBusy(1000)
+    quiet = b !== undefined && b <= 0.1 ? quiet + 1 : 0
+    if (quiet === 0) log(`waiting for an idle machine (busy ${b === undefined ? '?' : (b * 100).toFixed(0)} %) …`)
+  }
+}
+const busyBefore = await cpuBusy(1000)
 const startedAt = new Date()
 const loadBefore = os.loadavg()
 const machine = machineInfo()
@@ -285,6 +320,7 @@ if (scenarios.includes('s5')) {
 
 mock.kill('SIGTERM')
 const loadAfter = os.loadavg()
+const busyAfter = await cpuBusy(1000)
 const finishedAt = new Date()
 
 // ---------------------------------------------------------------- report
@@ -400,6 +436,8 @@ md.push(`| @lumosai/core | ${machine.lumos ?? '?'}${machine.lumosCommit ? ` @ ${
 md.push(`| date | ${startedAt.toISOString()} → ${finishedAt.toISOString()} |`)
 md.push(`| command | \`cd bench && ${command}\` |`)
 md.push(`| load average (1/5/15 min) | before ${loadBefore.map((x) => x.toFixed(2)).join(' / ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' / ')} |`)
+const pct = (b) => (b === undefined ? '?' : `${(b * 100).toFixed(0)} %`)
+md.push(`| machine CPU busy (1 s sample, other processes) | before the run ${pct(busyBefore)}, after ${pct(busyAfter)} |`)
 md.push('')
 md.push(`Every framework ran in its own child process, one at a time, against the mock server (another child process, zero added latency) over loopback HTTP/1.1 keep-alive. Ratios are plain quotients of the row's values (for throughput, a Mastra / Lumos below 1 means Lumos is faster).`)
 md.push('')
@@ -475,7 +513,7 @@ const report = md.join('\n')
 console.log('\n' + report)
 mkdirSync(join(benchDir, '.results'), { recursive: true })
 const stamp = startedAt.toISOString().replace(/[:.]/g, '-')
-writeFileSync(join(benchDir, '.results', `${stamp}${quick ? '-quick' : ''}.json`), JSON.stringify({ machine, command, quick, startedAt, finishedAt, loadBefore, loadAfter, results, failures, skips }, null, 2))
+writeFileSync(join(benchDir, '.results', `${stamp}${quick ? '-quick' : ''}.json`), JSON.stringify({ machine, command, quick, startedAt, finishedAt, loadBefore, loadAfter, busyBefore, busyAfter, results, failures, skips }, null, 2))
 if (!noWrite) {
   mkdirSync(dirname(outFile), { recursive: true })
   writeFileSync(outFile, report + '\n')
