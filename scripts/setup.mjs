@@ -1,0 +1,217 @@
+#!/usr/bin/env node
+// The one set-up step every command starts with (`npm test`, `npm run demo`, `npm run bench`, CI):
+//
+//   1. install npm dependencies (`npm ci` when package-lock.json exists, else `npm install`) when
+//      node_modules is missing or its dependency set is stale;
+//   2. check that `cargo` exists (the addon is built from source in this repo);
+//   3. build the native addon (`npm run build:native`) when Rust sources or Cargo files are newer
+//      than the last build of `lumos.<platform>.node`;
+//   4. build the TypeScript facade (`npm run build:ts`) when index.ts / ts/*.ts are newer than
+//      index.js.
+//
+// Idempotent and quick (well under a second) when nothing changed. Plain Node, no dependencies.
+//
+// Flags:   --dry-run   print what would run, change nothing (exit 0)
+//          --force     rebuild the addon and the facade even if they look up to date
+// Env:     LUMOS_NATIVE_PROFILE=debug   build with `build:native:debug` instead of `build:native`
+import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { hostPlatformArchABI } from './platform.mjs'
+
+const started = Date.now()
+const root = fileURLToPath(new URL('..', import.meta.url))
+const args = new Set(process.argv.slice(2))
+const dryRun = args.has('--dry-run')
+const force = args.has('--force')
+const isWindows = process.platform === 'win32'
+
+const log = (msg) => console.log(`[setup] ${msg}`)
+const fail = (msg) => {
+  console.error(`[setup] error: ${msg}`)
+  process.exit(1)
+}
+const at = (...p) => join(root, ...p)
+const mtime = (p) => {
+  try {
+    return statSync(p).mtimeMs
+  } catch {
+    return 0
+  }
+}
+const readJson = (p) => {
+  try {
+    return JSON.parse(readFileSync(p, 'utf8'))
+  } catch {
+    return undefined
+  }
+}
+const writeJson = (p, value) => {
+  mkdirSync(join(p, '..'), { recursive: true })
+  writeFileSync(p, JSON.stringify(value, null, 2) + '\n')
+}
+
+// Newest mtime of the files under `dir` accepted by `keep`, skipping build output and deps.
+const SKIP_DIRS = new Set(['target', 'node_modules', '.git'])
+function newest(dir, keep = () => true) {
+  let max = 0
+  let entries
+  try {
+    entries = readdirSync(dir, { withFileTypes: true })
+  } catch {
+    return 0
+  }
+  for (const e of entries) {
+    const p = join(dir, e.name)
+    if (e.isDirectory()) {
+      if (!SKIP_DIRS.has(e.name)) max = Math.max(max, newest(p, keep))
+    } else if (keep(e.name)) {
+      max = Math.max(max, mtime(p))
+    }
+  }
+  return max
+}
+
+function run(cmd, cmdArgs, what) {
+  const line = [cmd, ...cmdArgs].join(' ')
+  if (dryRun) {
+    log(`would run: ${line}  (${what})`)
+    return
+  }
+  log(`${what}: ${line}`)
+  const t0 = Date.now()
+  // npm is a .cmd shim on Windows and needs a shell there.
+  const r = spawnSync(cmd, cmdArgs, { cwd: root, stdio: 'inherit', shell: isWindows })
+  if (r.error) fail(`could not start \`${line}\`: ${r.error.message}`)
+  if (r.status !== 0) fail(`\`${line}\` failed with ${r.signal ?? `exit code ${r.status}`}`)
+  log(`${what}: done in ${((Date.now() - t0) / 1000).toFixed(1)}s`)
+}
+
+const pkg = readJson(at('package.json'))
+if (!pkg) fail(`cannot read ${at('package.json')}`)
+let did = 0
+
+// 1. npm dependencies ---------------------------------------------------------------------------
+{
+  const lockPath = at('package-lock.json')
+  const hasLock = existsSync(lockPath)
+  const hidden = at('node_modules', '.package-lock.json') // written by npm after every install
+  const stampPath = at('node_modules', '.lumos-setup.json')
+  // The dependency set: the dependency fields of package.json plus the whole lockfile.
+  const depFields = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies', 'overrides', 'workspaces']
+  const depsKeyNow = () =>
+    createHash('sha256')
+      .update(JSON.stringify(depFields.map((f) => pkg[f] ?? null)))
+      .update(existsSync(lockPath) ? readFileSync(lockPath) : '')
+      .digest('hex')
+  let depsKey = depsKeyNow()
+  const stamp = readJson(stampPath)
+  let reason
+  if (!existsSync(at('node_modules'))) reason = 'node_modules is missing'
+  else if (!existsSync(hidden)) reason = 'node_modules was not installed by npm'
+  else if (stamp) {
+    if (stamp.deps !== depsKey) reason = `dependencies changed (${hasLock ? 'package-lock.json' : 'package.json'})`
+  } else if (Math.max(mtime(at('package.json')), mtime(lockPath)) > mtime(hidden)) {
+    // No stamp yet (installed by hand): fall back to npm's own hidden lockfile.
+    reason = 'package.json or package-lock.json is newer than node_modules'
+  }
+  if (reason) {
+    const cmd = hasLock ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']
+    if (!dryRun && hasLock) log(`(if \`npm ci\` says package.json and package-lock.json are out of sync, run \`npm install\` and commit the lockfile)`)
+    run('npm', cmd, `installing npm dependencies: ${reason}`)
+    did++
+    depsKey = depsKeyNow() // `npm install` may have written package-lock.json
+  }
+  if (!dryRun && existsSync(hidden) && stamp?.deps !== depsKey) writeJson(stampPath, { deps: depsKey })
+  if (!reason) log('npm dependencies up to date')
+}
+
+// 2 + 3. native addon ---------------------------------------------------------------------------
+{
+  const binaryName = pkg.napi?.binaryName ?? 'index'
+  const triple = hostPlatformArchABI()
+  const addonName = `${binaryName}.${triple}.node`
+  const addon = at(addonName)
+  const debug = process.env.LUMOS_NATIVE_PROFILE === 'debug'
+  const script = debug ? 'build:native:debug' : 'build:native'
+  if (!pkg.scripts?.[script]) fail(`package.json has no "${script}" script`)
+  // What else decides the output: the napi config and the build command.
+  const configKey = JSON.stringify({ napi: pkg.napi, cmd: pkg.scripts[script] })
+  const statePath = at('target', '.lumos-setup.json')
+  const state = readJson(statePath)
+
+  const rustSources = Math.max(
+    newest(at('crates')),
+    mtime(at('Cargo.toml')),
+    mtime(at('Cargo.lock')),
+    mtime(at('build.rs')),
+    mtime(at('.cargo', 'config.toml')),
+    mtime(at('rust-toolchain.toml')),
+    mtime(at('rust-toolchain')),
+  )
+  const addonMtime = mtime(addon)
+  // A build counts from when it *started* (sources edited during a build make it stale), as long
+  // as the addon on disk is the one that build produced; otherwise trust the addon's own mtime.
+  const ours = state?.addon === addonName && state.addonMtime === addonMtime
+  const builtAt = ours ? Math.min(state.startedAt, addonMtime) : addonMtime
+
+  let reason
+  if (!existsSync(addon)) reason = `${addonName} is missing`
+  else if (!existsSync(at('binding.js'))) reason = 'binding.js is missing'
+  else if (rustSources > builtAt) reason = 'Rust sources or Cargo files changed since the last build'
+  else if (ours && state.config !== configKey) reason = `the napi config or the ${script} script changed`
+  else if (force) reason = '--force'
+
+  const cargo = spawnSync('cargo', ['--version'], { encoding: 'utf8' })
+  const hasCargo = !cargo.error && cargo.status === 0
+  if (!hasCargo) {
+    const msg =
+      '`cargo` was not found on PATH. Lumos builds its native addon from Rust sources: install Rust with rustup ' +
+      '(https://rustup.rs: `curl --proto =https --tlsv1.2 -sSf https://sh.rustup.rs | sh`), then open a new shell ' +
+      'or run `. "$HOME/.cargo/env"`.'
+    if (reason && !dryRun) fail(`${msg}\n        (needed because ${reason})`)
+    log(`warning: ${msg}`)
+  }
+
+  if (reason) {
+    const t0 = Date.now()
+    run('npm', ['run', script], `building the native addon (${reason}; first builds take minutes)`)
+    did++
+    const newMtime = mtime(addon)
+    if (!dryRun) {
+      if (!newMtime) fail(`\`npm run ${script}\` finished but ${addonName} was not produced`)
+      writeJson(statePath, { addon: addonName, addonMtime: newMtime, startedAt: t0, config: configKey })
+    }
+  } else {
+    log(`native addon up to date (${addonName}${hasCargo ? `, ${cargo.stdout.trim()}` : ''})`)
+  }
+}
+
+// 4. TypeScript facade --------------------------------------------------------------------------
+{
+  if (!existsSync(at('index.ts'))) {
+    log('index.ts not found: skipping the TypeScript build')
+  } else {
+    const tsSources = Math.max(
+      mtime(at('index.ts')),
+      newest(at('ts'), (n) => n.endsWith('.ts') && !n.endsWith('.d.ts')),
+      mtime(at('tsconfig.json')),
+      mtime(at('binding.d.ts')),
+    )
+    let reason
+    if (!existsSync(at('index.js'))) reason = 'index.js is missing'
+    else if (tsSources > mtime(at('index.js'))) reason = 'index.ts, ts/*.ts, tsconfig.json or binding.d.ts changed'
+    else if (force) reason = '--force'
+    if (reason) {
+      run('npm', ['run', 'build:ts'], `compiling the TypeScript facade (${reason})`)
+      did++
+    } else {
+      log('TypeScript facade up to date (index.js)')
+    }
+  }
+}
+
+const took = ((Date.now() - started) / 1000).toFixed(1)
+log(dryRun ? `dry run: ${did} step(s) would run` : `ready (${did} step(s) in ${took}s) in ${relative(process.cwd(), root) || '.'}`)
