@@ -1,0 +1,377 @@
+// Agent: resolves Mastra's dynamic arguments, declares tools and the model to the native loop,
+// and shapes what comes back. The loop itself (model calls, retries, tool dispatch, streaming)
+// runs in Rust.
+
+import { randomUUID } from 'node:crypto'
+import { BindingModel, BindingToolHost, startRun, type BindingRun } from '../binding.js'
+import { AbortError, ConfigError, ToolExecutionError, reviveNativeError, serializeError } from './errors.js'
+import { isLanguageModel, makeBridge } from './model-bridge.js'
+import { type Chunk, type FullOutput, ModelOutput, type StreamCallbacks, type StructuredOutputOptions, pumpChunks, toFullOutput } from './output.js'
+import { RequestContext } from './request-context.js'
+import { type AnySchema, isJsValidated, toJSONSchema, validate } from './schema.js'
+import { Tool, type ToolExecutionContext, validationFailure } from './tools.js'
+
+type Dynamic<T> = T | ((args: { requestContext: RequestContext; mastra?: unknown }) => T | Promise<T>)
+
+export type ModelConfig =
+  | string
+  | { id?: string; providerId?: string; modelId?: string; url?: string; apiKey?: string; headers?: Record<string, string> }
+  | { doGenerate?: Function; doStream?: Function; provider?: string; modelId?: string; specificationVersion?: string }
+
+export type StopCondition = ((opts: { steps: any[] }) => boolean | Promise<boolean>) & { __lumosStop?: unknown }
+
+export interface AgentExecutionOptions {
+  instructions?: string | string[]
+  system?: string | string[]
+  maxSteps?: number
+  stopWhen?: StopCondition | StopCondition[]
+  toolChoice?: 'auto' | 'none' | 'required' | { type: 'tool'; toolName: string }
+  activeTools?: string[]
+  toolsets?: Record<string, Record<string, any>>
+  modelSettings?: {
+    temperature?: number
+    topP?: number
+    topK?: number
+    maxOutputTokens?: number
+    presencePenalty?: number
+    frequencyPenalty?: number
+    stopSequences?: string[]
+    seed?: number
+    maxRetries?: number
+  }
+  structuredOutput?: StructuredOutputOptions
+  requestContext?: RequestContext
+  abortSignal?: AbortSignal
+  runId?: string
+  providerOptions?: Record<string, Record<string, unknown>>
+  toolCallConcurrency?: number
+  onStepFinish?: StreamCallbacks['onStepFinish']
+  onFinish?: StreamCallbacks['onFinish']
+  onChunk?: StreamCallbacks['onChunk']
+  onError?: StreamCallbacks['onError']
+  onAbort?: (e: { steps: any[] }) => unknown
+  [key: string]: unknown
+}
+
+export interface AgentConfig {
+  id: string
+  name?: string
+  description?: string
+  instructions?: Dynamic<string | string[] | { role?: string; content: string } | { role?: string; content: string }[]>
+  model: Dynamic<ModelConfig | ModelConfig[]>
+  tools?: Dynamic<Record<string, any>>
+  defaultOptions?: Dynamic<AgentExecutionOptions>
+  maxRetries?: number
+  [key: string]: unknown
+}
+
+interface RunState {
+  tools: Record<string, Tool>
+  requestContext: RequestContext
+  controller: AbortController
+  agentId: string
+  mastra?: unknown
+}
+
+/** Active runs by id, so the one native tool dispatcher can find each call's context. */
+const activeRuns = new Map<string, RunState>()
+let toolHost: BindingToolHost | undefined
+
+async function dispatchTool(callJson: string): Promise<string> {
+  let toolName = '?'
+  try {
+    const call = JSON.parse(callJson)
+    toolName = call.toolName
+    const run = activeRuns.get(call.runId)
+    const tool = run?.tools[toolName]
+    if (!run || !tool) throw new Error(`Tool "${toolName}" is not available in this run`)
+    const input = await validate(tool.inputSchema, call.input ?? {})
+    if (!input.ok) {
+      const failure = validationFailure('input', toolName, input.issues)
+      return JSON.stringify({ invalid: { message: failure.message, errors: failure.validationErrors } })
+    }
+    const context: ToolExecutionContext = {
+      requestContext: run.requestContext,
+      abortSignal: run.controller.signal,
+      toolCallId: call.toolCallId,
+      runId: call.runId,
+      mastra: run.mastra,
+      agent: { agentId: run.agentId, toolCallId: call.toolCallId, messages: [] },
+    }
+    const execute = tool.config.execute
+    if (!execute) throw new Error(`tool '${tool.id}' has no execute function`)
+    let output = await execute(input.value, context)
+    if (tool.outputSchema) {
+      const checked = await validate(tool.outputSchema, output)
+      if (!checked.ok) throw new Error(validationFailure('output', toolName, checked.issues).message)
+      output = checked.value
+    }
+    return JSON.stringify({ ok: output === undefined ? null : output })
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err)
+    return JSON.stringify({ error: { message, error: { name: 'ToolExecutionError', code: 'TOOL_EXECUTION_FAILED', message, toolName, cause: serializeError(err) } } })
+  }
+}
+
+function getToolHost(): BindingToolHost {
+  toolHost ??= new BindingToolHost(dispatchTool)
+  return toolHost
+}
+
+const bridgedModels = new WeakMap<object, BindingModel>()
+const nativeModels = new Map<string, BindingModel>()
+
+function resolveModel(config: ModelConfig | ModelConfig[]): BindingModel {
+  if (Array.isArray(config)) {
+    const first = config.find((m: any) => m?.enabled !== false)
+    if (!first) throw new ConfigError('MODEL_CONFIG_INVALID', 'the model fallback list has no enabled model')
+    return resolveModel((first as any).model ?? first)
+  }
+  if (typeof config === 'string') return nativeModel({ id: config })
+  if (isLanguageModel(config)) {
+    let m = bridgedModels.get(config as object)
+    if (!m) {
+      const provider = String((config as any).provider ?? 'ai-sdk')
+      m = BindingModel.bridge(provider, String((config as any).modelId ?? 'unknown'), makeBridge(config))
+      bridgedModels.set(config as object, m)
+    }
+    return m
+  }
+  if (config && typeof config === 'object') {
+    const c = config as any
+    const id = c.id ?? (c.providerId && c.modelId ? `${c.providerId}/${c.modelId}` : undefined)
+    if (typeof id !== 'string') throw new ConfigError('MODEL_CONFIG_INVALID', "a model config object needs `id: 'provider/model'` (or providerId + modelId)")
+    return nativeModel({ id, url: c.url, apiKey: c.apiKey, headers: c.headers })
+  }
+  throw new ConfigError('MODEL_CONFIG_INVALID', "`model` must be a 'provider/model' string, a { id, url, apiKey } object or an AI SDK LanguageModel")
+}
+
+function nativeModel(cfg: { id: string; url?: string; apiKey?: string; headers?: Record<string, string> }): BindingModel {
+  // Keys and URLs come from the environment at first use; cache per distinct config.
+  const key = JSON.stringify([cfg.id, cfg.url, cfg.apiKey, cfg.headers])
+  let m = nativeModels.get(key)
+  if (!m) {
+    try {
+      m = BindingModel.fromConfig(cfg)
+    } catch (err) {
+      throw reviveNativeError(err)
+    }
+    nativeModels.set(key, m)
+  }
+  return m
+}
+
+function normalizeTools(record: Record<string, any> | undefined): Record<string, Tool> {
+  const out: Record<string, Tool> = {}
+  for (const [name, t] of Object.entries(record ?? {})) {
+    if (t instanceof Tool) out[name] = t
+    else if (t && typeof t === 'object' && typeof t.execute === 'function') {
+      // AI SDK tool() objects and tool-shaped literals.
+      out[name] = new Tool({ id: t.id ?? name, description: t.description, inputSchema: t.inputSchema ?? t.parameters, outputSchema: t.outputSchema, execute: t.execute })
+    } else throw new ConfigError('INVALID_INPUT', `tools.${name} is not a tool: use createTool({ id, description, inputSchema, execute })`)
+  }
+  return out
+}
+
+const declCache = new WeakMap<Tool, { description: string; parameters: unknown; validate: boolean }>()
+
+function declareTool(name: string, tool: Tool) {
+  let d = declCache.get(tool)
+  if (!d) {
+    const schema = tool.inputSchema
+    d = { description: tool.description, parameters: toJSONSchema(schema), validate: schema != null && !isJsValidated(schema) }
+    declCache.set(tool, d)
+  }
+  return { name, ...d }
+}
+
+function systemStrings(instr: unknown): string[] {
+  if (instr == null) return []
+  if (typeof instr === 'string') return [instr]
+  if (Array.isArray(instr)) return instr.flatMap(systemStrings)
+  if (typeof instr === 'object' && typeof (instr as any).content === 'string') return [(instr as any).content]
+  throw new ConfigError('INVALID_INPUT', 'instructions must be a string, a string[] or system message objects')
+}
+
+function stopDecls(stopWhen: AgentExecutionOptions['stopWhen']): { decls: unknown[]; hooks: StopCondition[] } {
+  const list = stopWhen == null ? [] : Array.isArray(stopWhen) ? stopWhen : [stopWhen]
+  const decls: unknown[] = []
+  const hooks: StopCondition[] = []
+  for (const s of list) {
+    if (s.__lumosStop) decls.push(s.__lumosStop)
+    else if (typeof s === 'function') hooks.push(s)
+  }
+  if (hooks.length) decls.push({ type: 'hook' })
+  return { decls, hooks }
+}
+
+/** AI SDK's `stepCountIs`: stop once `n` steps have run (evaluated natively). */
+export function stepCountIs(n: number): StopCondition {
+  const f: StopCondition = ({ steps }) => steps.length >= n
+  f.__lumosStop = { type: 'stepCount', n }
+  return f
+}
+
+/** AI SDK's `hasToolCall`: stop after a step that called `name` (evaluated natively). */
+export function hasToolCall(name: string): StopCondition {
+  const f: StopCondition = ({ steps }) => steps.at(-1)?.toolCalls?.some((c: any) => (c.payload?.toolName ?? c.toolName) === name) ?? false
+  f.__lumosStop = { type: 'hasToolCall', name }
+  return f
+}
+
+async function resolveDynamic<T>(value: Dynamic<T>, requestContext: RequestContext, mastra: unknown): Promise<T> {
+  return typeof value === 'function' ? await (value as any)({ requestContext, mastra }) : value
+}
+
+export class Agent {
+  readonly id: string
+  readonly name: string
+  readonly #config: AgentConfig
+  #mastra: unknown
+
+  constructor(config: AgentConfig) {
+    if (!config || typeof config.id !== 'string' || !config.id) throw new ConfigError('INVALID_INPUT', 'new Agent() needs an `id` (a non-empty string)')
+    if (config.model == null) throw new ConfigError('MODEL_CONFIG_INVALID', `agent '${config.id}' needs a \`model\` ('openai/gpt-4o-mini', { id, url, apiKey } or an AI SDK model)`)
+    this.id = config.id
+    this.name = config.name ?? config.id
+    this.#config = config
+  }
+
+  /** Called by `new Mastra({ agents })`. */
+  __registerMastra(mastra: unknown): void {
+    this.#mastra = mastra
+  }
+
+  getDescription(): string {
+    return this.#config.description ?? ''
+  }
+  async getInstructions(opts: { requestContext?: RequestContext } = {}) {
+    return resolveDynamic(this.#config.instructions ?? '', opts.requestContext ?? new RequestContext(), this.#mastra)
+  }
+  async getModel(opts: { requestContext?: RequestContext } = {}) {
+    return resolveDynamic(this.#config.model, opts.requestContext ?? new RequestContext(), this.#mastra)
+  }
+  async listTools(opts: { requestContext?: RequestContext } = {}): Promise<Record<string, Tool>> {
+    return normalizeTools(await resolveDynamic(this.#config.tools ?? {}, opts.requestContext ?? new RequestContext(), this.#mastra))
+  }
+  async getDefaultOptions(opts: { requestContext?: RequestContext } = {}): Promise<AgentExecutionOptions> {
+    return resolveDynamic(this.#config.defaultOptions ?? {}, opts.requestContext ?? new RequestContext(), this.#mastra)
+  }
+
+  /** Runs to completion and returns Mastra's FullOutput. Rejects with a coded error on failure. */
+  async generate(messages: unknown, options: AgentExecutionOptions = {}): Promise<FullOutput<any>> {
+    const { run, state, opts, runId } = await this.#start(messages, options, false)
+    const callbacks: StreamCallbacks = { onChunk: opts.onChunk, onStepFinish: opts.onStepFinish, onError: opts.onError }
+    try {
+      const pump = opts.onChunk || opts.onStepFinish || opts.onError ? pumpChunks(run, callbacks, () => {}) : undefined
+      const raw = JSON.parse(await run.result())
+      await pump
+      const full = await toFullOutput({ ...raw, runId }, opts.structuredOutput)
+      if (full.error) {
+        if (full.error instanceof AbortError) await opts.onAbort?.({ steps: full.steps })
+        throw full.error
+      }
+      await opts.onFinish?.({ ...full, steps: full.steps, totalUsage: full.totalUsage })
+      return full
+    } finally {
+      this.#end(runId, state)
+    }
+  }
+
+  /** Starts a run and returns its stream output at once; failures arrive as `error` chunks. */
+  async stream(messages: unknown, options: AgentExecutionOptions = {}): Promise<ModelOutput<any>> {
+    const { run, state, opts, runId } = await this.#start(messages, options, true)
+    const finalize = async () => {
+      try {
+        const raw = JSON.parse(await run.result())
+        const full = await toFullOutput({ ...raw, runId }, opts.structuredOutput)
+        if (full.error instanceof AbortError) await opts.onAbort?.({ steps: full.steps })
+        else if (!full.error) await opts.onFinish?.({ ...full })
+        return full
+      } finally {
+        this.#end(runId, state)
+      }
+    }
+    return new ModelOutput(run, runId, finalize, { onChunk: opts.onChunk, onStepFinish: opts.onStepFinish, onError: opts.onError }, opts.structuredOutput)
+  }
+
+  async #start(messages: unknown, options: AgentExecutionOptions, stream: boolean): Promise<{ run: BindingRun; state: RunState; opts: AgentExecutionOptions; runId: string }> {
+    const requestContext = options.requestContext ?? new RequestContext()
+    const defaults = await resolveDynamic(this.#config.defaultOptions ?? {}, requestContext, this.#mastra)
+    const opts: AgentExecutionOptions = { ...defaults, ...options, modelSettings: { ...defaults.modelSettings, ...options.modelSettings } }
+    if (opts.abortSignal?.aborted) throw new AbortError()
+
+    const [instructions, modelConfig, toolRecord] = await Promise.all([
+      opts.instructions !== undefined ? opts.instructions : resolveDynamic(this.#config.instructions ?? '', requestContext, this.#mastra),
+      resolveDynamic(this.#config.model, requestContext, this.#mastra),
+      resolveDynamic(this.#config.tools ?? {}, requestContext, this.#mastra),
+    ])
+    const model = resolveModel(modelConfig)
+    let tools = normalizeTools(toolRecord)
+    for (const set of Object.values(opts.toolsets ?? {})) tools = { ...tools, ...normalizeTools(set) }
+    if (opts.activeTools) tools = Object.fromEntries(Object.entries(tools).filter(([k]) => opts.activeTools!.includes(k)))
+
+    const runId = opts.runId ?? randomUUID()
+    const structured = opts.structuredOutput
+    const { decls: stopWhen, hooks } = stopDecls(opts.stopWhen)
+    const settings = opts.modelSettings ?? {}
+    const request = {
+      runId,
+      agentId: this.id,
+      messages,
+      system: [...systemStrings(instructions), ...systemStrings(opts.system)],
+      tools: Object.entries(tools).map(([name, t]) => declareTool(name, t)),
+      toolChoice: opts.toolChoice,
+      settings: {
+        temperature: settings.temperature,
+        topP: settings.topP,
+        topK: settings.topK,
+        maxOutputTokens: settings.maxOutputTokens,
+        presencePenalty: settings.presencePenalty,
+        frequencyPenalty: settings.frequencyPenalty,
+        stopSequences: settings.stopSequences ?? [],
+        seed: settings.seed,
+      },
+      responseFormat: structured ? { schema: toJSONSchema(structured.schema as AnySchema), name: 'response' } : undefined,
+      stream,
+      maxSteps: opts.maxSteps,
+      stopWhen,
+      maxRetries: settings.maxRetries ?? this.#config.maxRetries,
+      toolConcurrency: typeof opts.toolCallConcurrency === 'number' ? opts.toolCallConcurrency : undefined,
+      providerOptions: opts.providerOptions,
+      emitChunks: stream || !!(opts.onChunk || opts.onStepFinish || opts.onError),
+    }
+
+    const state: RunState = { tools, requestContext, controller: new AbortController(), agentId: this.id, mastra: this.#mastra }
+    activeRuns.set(runId, state)
+    const hook = hooks.length ? async (stepsJson: string) => {
+      const steps = JSON.parse(stepsJson)
+      for (const h of hooks) if (await h({ steps })) return true
+      return false
+    } : undefined
+    let run: BindingRun
+    try {
+      run = startRun(model, Object.keys(tools).length ? getToolHost() : null, JSON.stringify(request), hook)
+    } catch (err) {
+      activeRuns.delete(runId)
+      throw reviveNativeError(err)
+    }
+    if (opts.abortSignal) {
+      const onAbort = () => {
+        run.abort()
+        state.controller.abort(opts.abortSignal?.reason)
+      }
+      opts.abortSignal.addEventListener('abort', onAbort, { once: true })
+      ;(state as any).detach = () => opts.abortSignal?.removeEventListener('abort', onAbort)
+    }
+    return { run, state, opts, runId }
+  }
+
+  #end(runId: string, state: RunState) {
+    activeRuns.delete(runId)
+    ;(state as any).detach?.()
+  }
+}
+
+export type { Chunk, FullOutput }
+export { ToolExecutionError }

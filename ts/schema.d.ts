@@ -1,0 +1,24 @@
+export type AnySchema = any;
+export interface SchemaIssue {
+    path: string;
+    message: string;
+}
+export type Validation = {
+    ok: true;
+    value: unknown;
+} | {
+    ok: false;
+    issues: SchemaIssue[];
+};
+/** True when the schema validates in JS (zod, Standard Schema); false for plain JSON Schema. */
+export declare function isJsValidated(schema: AnySchema): boolean;
+/** The JSON Schema of `schema` (cached per schema object). */
+export declare function toJSONSchema(schema: AnySchema): Record<string, unknown>;
+/** Validates with the schema's own validator; plain JSON Schema passes through (checked natively). */
+export declare function validate(schema: AnySchema, value: unknown): Promise<Validation>;
+/** Mastra's `validationErrors` shape: `{ formErrors, fieldErrors: { path: [message] } }`. */
+export declare function issuesToErrors(issues: SchemaIssue[]): {
+    formErrors: string[];
+    fieldErrors: Record<string, string[]>;
+};
+export declare function issuesToText(issues: SchemaIssue[]): string;
