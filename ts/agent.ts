@@ -103,8 +103,8 @@ async function dispatchTool(callJson: string): Promise<string> {
     let output = await execute(input.value, context)
     if (tool.outputSchema) {
       const checked = await validate(tool.outputSchema, output)
-      if (!checked.ok) throw new Error(validationFailure('output', toolName, checked.issues).message)
-      output = checked.value
+      // As in Mastra, an output that fails its schema is returned as a validation-failure result.
+      output = checked.ok ? checked.value : validationFailure('output', toolName, checked.issues)
     }
     return JSON.stringify({ ok: output === undefined ? null : output })
   } catch (err) {
