@@ -2,7 +2,10 @@
 // The one set-up step every command starts with (`npm test`, `npm run demo`, `npm run bench`, CI):
 //
 //   1. install npm dependencies (`npm ci` when package-lock.json exists, else `npm install`) when
-//      node_modules is missing or its dependency set is stale;
+//      node_modules is missing or differs from package-lock.json (compared entry by entry with
+//      npm's own record of what it installed, node_modules/.package-lock.json, so editing scripts
+//      in package.json does not trigger a reinstall). A lockfile that no longer matches
+//      package.json is an error under CI=true and an `npm install` (lockfile update) otherwise;
 //   2. check that `cargo` exists (the addon is built from source in this repo);
 //   3. build the native addon (`npm run build:native`) when Rust sources or Cargo files are newer
 //      than the last build of `lumos.<platform>.node`;
@@ -15,7 +18,6 @@
 //          --force     rebuild the addon and the facade even if they look up to date
 // Env:     LUMOS_NATIVE_PROFILE=debug   build with `build:native:debug` instead of `build:native`
 import { spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -94,38 +96,59 @@ if (!pkg) fail(`cannot read ${at('package.json')}`)
 let did = 0
 
 // 1. npm dependencies ---------------------------------------------------------------------------
+const DEP_FIELDS = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies']
+const sortedEntries = (o) => JSON.stringify(Object.entries(o ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+const depName = (key) => key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length)
+
+/** Why package.json's dependency fields disagree with package-lock.json, or undefined. */
+function lockStale(lock) {
+  if (!lock?.packages?.['']) return 'package-lock.json has no lockfileVersion 2/3 root entry'
+  const rootEntry = lock.packages['']
+  for (const f of DEP_FIELDS) if (sortedEntries(pkg[f]) !== sortedEntries(rootEntry[f])) return `package.json ${f} differ from package-lock.json`
+  return undefined
+}
+
+/** Why node_modules (npm's hidden lockfile) differs from package-lock.json, or undefined. */
+function installStale(lock, installed) {
+  const want = lock.packages
+  const have = installed?.packages ?? {}
+  for (const [key, entry] of Object.entries(want)) {
+    if (!key.includes('node_modules/')) continue // the root and workspace folders
+    const got = have[key]
+    if (!got) {
+      if (entry.optional || entry.devOptional) continue // e.g. other platforms' binaries
+      return `${depName(key)} is not installed`
+    }
+    const [a, b] = [got.version ?? got.resolved, entry.version ?? entry.resolved]
+    if (a !== b) return `${depName(key)} is ${a ?? '?'} in node_modules, ${b ?? '?'} in package-lock.json`
+  }
+  for (const key of Object.keys(have)) if (!(key in want)) return `${depName(key)} is installed but not in package-lock.json`
+  return undefined
+}
+
 {
   const lockPath = at('package-lock.json')
-  const hasLock = existsSync(lockPath)
-  const hidden = at('node_modules', '.package-lock.json') // written by npm after every install
-  const stampPath = at('node_modules', '.lumos-setup.json')
-  // The dependency set: the dependency fields of package.json plus the whole lockfile.
-  const depFields = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies', 'overrides', 'workspaces']
-  const depsKeyNow = () =>
-    createHash('sha256')
-      .update(JSON.stringify(depFields.map((f) => pkg[f] ?? null)))
-      .update(existsSync(lockPath) ? readFileSync(lockPath) : '')
-      .digest('hex')
-  let depsKey = depsKeyNow()
-  const stamp = readJson(stampPath)
+  const hidden = at('node_modules', '.package-lock.json') // what npm installed, written by every install
+  const lock = existsSync(lockPath) ? readJson(lockPath) : undefined
   let reason
-  if (!existsSync(at('node_modules'))) reason = 'node_modules is missing'
+  let cmd = lock ? 'ci' : 'install'
+  if (lock && lockStale(lock)) {
+    // `npm ci` refuses a lockfile that does not match package.json.
+    const why = lockStale(lock)
+    if (process.env.CI) fail(`${why}: run \`npm install\` and commit package-lock.json`)
+    reason = `${why}; updating package-lock.json (commit it)`
+    cmd = 'install'
+  } else if (!existsSync(at('node_modules'))) reason = 'node_modules is missing'
   else if (!existsSync(hidden)) reason = 'node_modules was not installed by npm'
-  else if (stamp) {
-    if (stamp.deps !== depsKey) reason = `dependencies changed (${hasLock ? 'package-lock.json' : 'package.json'})`
-  } else if (Math.max(mtime(at('package.json')), mtime(lockPath)) > mtime(hidden)) {
-    // No stamp yet (installed by hand): fall back to npm's own hidden lockfile.
-    reason = 'package.json or package-lock.json is newer than node_modules'
-  }
+  else if (lock) reason = installStale(lock, readJson(hidden))
+  else if (mtime(at('package.json')) > mtime(hidden)) reason = 'package.json is newer than node_modules'
+
   if (reason) {
-    const cmd = hasLock ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']
-    if (!dryRun && hasLock) log(`(if \`npm ci\` says package.json and package-lock.json are out of sync, run \`npm install\` and commit the lockfile)`)
-    run('npm', cmd, `installing npm dependencies: ${reason}`)
+    run('npm', [cmd, '--no-audit', '--no-fund'], `installing npm dependencies (${reason})`)
     did++
-    depsKey = depsKeyNow() // `npm install` may have written package-lock.json
+  } else {
+    log('npm dependencies up to date')
   }
-  if (!dryRun && existsSync(hidden) && stamp?.deps !== depsKey) writeJson(stampPath, { deps: depsKey })
-  if (!reason) log('npm dependencies up to date')
 }
 
 // 2 + 3. native addon ---------------------------------------------------------------------------
