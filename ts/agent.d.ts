@@ -13,6 +13,10 @@ export type ModelConfig = string | {
     url?: string;
     apiKey?: string;
     headers?: Record<string, string>;
+    /** Lumos extension: fail a connection attempt after this long (default 10 s). */
+    connectTimeoutMs?: number;
+    /** Lumos extension: fail when the provider sends nothing for this long (default 300 s). */
+    readTimeoutMs?: number;
 } | {
     doGenerate?: Function;
     doStream?: Function;

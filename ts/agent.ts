@@ -15,7 +15,18 @@ type Dynamic<T> = T | ((args: { requestContext: RequestContext; mastra?: unknown
 
 export type ModelConfig =
   | string
-  | { id?: string; providerId?: string; modelId?: string; url?: string; apiKey?: string; headers?: Record<string, string> }
+  | {
+      id?: string
+      providerId?: string
+      modelId?: string
+      url?: string
+      apiKey?: string
+      headers?: Record<string, string>
+      /** Lumos extension: fail a connection attempt after this long (default 10 s). */
+      connectTimeoutMs?: number
+      /** Lumos extension: fail when the provider sends nothing for this long (default 300 s). */
+      readTimeoutMs?: number
+    }
   | { doGenerate?: Function; doStream?: Function; provider?: string; modelId?: string; specificationVersion?: string }
 
 export type StopCondition = ((opts: { steps: any[] }) => boolean | Promise<boolean>) & { __lumosStop?: unknown }
@@ -141,14 +152,14 @@ function resolveModel(config: ModelConfig | ModelConfig[]): BindingModel {
     const c = config as any
     const id = c.id ?? (c.providerId && c.modelId ? `${c.providerId}/${c.modelId}` : undefined)
     if (typeof id !== 'string') throw new ConfigError('MODEL_CONFIG_INVALID', "a model config object needs `id: 'provider/model'` (or providerId + modelId)")
-    return nativeModel({ id, url: c.url, apiKey: c.apiKey, headers: c.headers })
+    return nativeModel({ id, url: c.url, apiKey: c.apiKey, headers: c.headers, connectTimeoutMs: c.connectTimeoutMs, readTimeoutMs: c.readTimeoutMs })
   }
   throw new ConfigError('MODEL_CONFIG_INVALID', "`model` must be a 'provider/model' string, a { id, url, apiKey } object or an AI SDK LanguageModel")
 }
 
-function nativeModel(cfg: { id: string; url?: string; apiKey?: string; headers?: Record<string, string> }): BindingModel {
+function nativeModel(cfg: { id: string; url?: string; apiKey?: string; headers?: Record<string, string>; connectTimeoutMs?: number; readTimeoutMs?: number }): BindingModel {
   // Keys and URLs come from the environment at first use; cache per distinct config.
-  const key = JSON.stringify([cfg.id, cfg.url, cfg.apiKey, cfg.headers])
+  const key = JSON.stringify(cfg)
   let m = nativeModels.get(key)
   if (!m) {
     try {
