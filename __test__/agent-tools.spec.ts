@@ -96,6 +96,7 @@ for (const p of PROVIDERS) {
       t.is(result.toolResults.length, 3)
       for (const r of result.toolResults) {
         t.is(r.type, 'tool-result')
+        t.is(r.from, 'AGENT')
         t.is(r.runId, result.runId)
       }
       t.deepEqual(
