@@ -1,0 +1,7 @@
+//! Integration tests against a loopback mock server replaying recorded provider responses.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod anthropic;
+mod errors;
+mod mock;
+mod openai;
