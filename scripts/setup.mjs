@@ -5,7 +5,9 @@
 //      node_modules is missing or differs from package-lock.json (compared entry by entry with
 //      npm's own record of what it installed, node_modules/.package-lock.json, so editing scripts
 //      in package.json does not trigger a reinstall). A lockfile that no longer matches
-//      package.json is an error under CI=true and an `npm install` (lockfile update) otherwise;
+//      package.json is an error under CI=true and an `npm install` (lockfile update) otherwise.
+//      If `npm ci` rejects the lockfile only for missing optional platform entries (npm/cli#4828),
+//      `npm install` installs the same locked versions instead;
 //   2. check that `cargo` exists (the addon is built from source in this repo);
 //   3. build the native addon (`npm run build:native`) when Rust sources or Cargo files are newer
 //      than the last build of `lumos.<platform>.node`;
@@ -76,19 +78,32 @@ function newest(dir, keep = () => true) {
   return max
 }
 
-function run(cmd, cmdArgs, what) {
+/** Run a command with inherited stdio (stderr is also captured when `captureStderr`); exits on
+ *  failure unless `mayFail`, in which case the result is returned. */
+function run(cmd, cmdArgs, what, { mayFail = false, captureStderr = false } = {}) {
   const line = [cmd, ...cmdArgs].join(' ')
   if (dryRun) {
     log(`would run: ${line}  (${what})`)
-    return
+    return { status: 0, stderr: '' }
   }
   log(`${what}: ${line}`)
   const t0 = Date.now()
   // npm is a .cmd shim on Windows and needs a shell there.
-  const r = spawnSync(cmd, cmdArgs, { cwd: root, stdio: 'inherit', shell: isWindows })
+  const r = spawnSync(cmd, cmdArgs, {
+    cwd: root,
+    stdio: ['inherit', 'inherit', captureStderr ? 'pipe' : 'inherit'],
+    shell: isWindows,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  })
+  if (captureStderr && r.stderr) process.stderr.write(r.stderr)
   if (r.error) fail(`could not start \`${line}\`: ${r.error.message}`)
-  if (r.status !== 0) fail(`\`${line}\` failed with ${r.signal ?? `exit code ${r.status}`}`)
+  if (r.status !== 0) {
+    if (mayFail) return r
+    fail(`\`${line}\` failed with ${r.signal ?? `exit code ${r.status}`}`)
+  }
   log(`${what}: done in ${((Date.now() - t0) / 1000).toFixed(1)}s`)
+  return r
 }
 
 const pkg = readJson(at('package.json'))
@@ -144,7 +159,16 @@ function installStale(lock, installed) {
   else if (mtime(at('package.json')) > mtime(hidden)) reason = 'package.json is newer than node_modules'
 
   if (reason) {
-    run('npm', [cmd, '--no-audit', '--no-fund'], `installing npm dependencies (${reason})`)
+    const what = `installing npm dependencies (${reason})`
+    const r = run('npm', [cmd, '--no-audit', '--no-fund'], what, { mayFail: cmd === 'ci', captureStderr: cmd === 'ci' })
+    if (r.status !== 0) {
+      // npm ci also rejects a lockfile that lacks entries for optional platform packages npm could
+      // not resolve (a native package whose platform builds were not all published; npm/cli#4828,
+      // #9083). `npm install` installs the same locked versions and tolerates those.
+      if (!/Missing: .+ from lock file/.test(r.stderr ?? '')) fail(`\`npm ci\` failed with exit code ${r.status}`)
+      log('`npm ci` rejected package-lock.json for missing optional entries; retrying with `npm install` (same locked versions)')
+      run('npm', ['install', '--no-audit', '--no-fund'], what)
+    }
     did++
   } else {
     log('npm dependencies up to date')
