@@ -18,6 +18,8 @@
 //
 // Flags:   --dry-run   print what would run, change nothing (exit 0)
 //          --force     rebuild the addon and the facade even if they look up to date
+//          --no-native skip the addon (CI test jobs that download a prebuilt one; no cargo needed)
+//          --deps-only only the npm dependencies
 // Env:     LUMOS_NATIVE_PROFILE=debug   build with `build:native:debug` instead of `build:native`
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
@@ -30,6 +32,8 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const args = new Set(process.argv.slice(2))
 const dryRun = args.has('--dry-run')
 const force = args.has('--force')
+const depsOnly = args.has('--deps-only')
+const noNative = depsOnly || args.has('--no-native')
 const isWindows = process.platform === 'win32'
 
 const log = (msg) => console.log(`[setup] ${msg}`)
@@ -37,6 +41,7 @@ const fail = (msg) => {
   console.error(`[setup] error: ${msg}`)
   process.exit(1)
 }
+for (const a of args) if (!['--dry-run', '--force', '--deps-only', '--no-native'].includes(a)) fail(`unknown flag ${a}`)
 const at = (...p) => join(root, ...p)
 const mtime = (p) => {
   try {
@@ -176,7 +181,9 @@ function installStale(lock, installed) {
 }
 
 // 2 + 3. native addon ---------------------------------------------------------------------------
-{
+if (noNative) {
+  log('native addon: skipped (--no-native / --deps-only)')
+} else {
   const binaryName = pkg.napi?.binaryName ?? 'index'
   const triple = hostPlatformArchABI()
   const addonName = `${binaryName}.${triple}.node`
@@ -238,7 +245,9 @@ function installStale(lock, installed) {
 
 // 4. TypeScript facade --------------------------------------------------------------------------
 {
-  if (!existsSync(at('index.ts'))) {
+  if (depsOnly) {
+    log('TypeScript facade: skipped (--deps-only)')
+  } else if (!existsSync(at('index.ts'))) {
     log('index.ts not found: skipping the TypeScript build')
   } else {
     const tsSources = Math.max(
