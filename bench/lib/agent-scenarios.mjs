@@ -2,10 +2,19 @@
 // the module they import `Agent` and `createTool` from (that is the product promise).
 import { API_KEY, INSTRUCTIONS, MODEL_ID, PROMPT, checkTextOnlyAnswer, checkToolAnswer, toolDescriptions, toolImpl } from './scenarios.mjs'
 
-/** @param {() => Promise<{ Agent: any, createTool: any, z: any }>} load */
-export function agentImpl(load) {
+/**
+ * @param {{ framework: () => Promise<{ Agent: any, createTool: any }>, zod: () => Promise<{ z: any }> }} imports
+ *   the only part that differs between Lumos and Mastra.
+ */
+export function agentImpl(imports) {
   return {
-    load,
+    // `marks.frameworkImported` is set between the two imports (S5 reports them separately).
+    async load(marks = {}) {
+      const { Agent, createTool } = await imports.framework()
+      marks.frameworkImported = process.hrtime.bigint()
+      const { z } = await imports.zod()
+      return { Agent, createTool, z }
+    },
 
     construct({ Agent, createTool, z }, { port, withTools }) {
       const tools = withTools

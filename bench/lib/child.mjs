@@ -33,7 +33,8 @@ export async function runChild(name, impl, status = {}) {
       return finish({ framework: name, scenario: 'empty', marks: { start: tStart }, rssMB: process.memoryUsage().rss / 1048576, sinceTimeOriginMs: performance.now() })
     }
     if (cfg.scenario === 's5') {
-      const mod = await impl.load()
+      const loadMarks = {}
+      const mod = await impl.load(loadMarks)
       const tImported = process.hrtime.bigint()
       const agent = impl.construct(mod, { port: cfg.port, withTools: true })
       const tConstructed = process.hrtime.bigint()
@@ -43,7 +44,7 @@ export async function runChild(name, impl, status = {}) {
       return finish({
         framework: name,
         scenario: 's5',
-        marks: { start: tStart, imported: tImported, constructed: tConstructed, firstGenerate: tFirst },
+        marks: { start: tStart, frameworkImported: loadMarks.frameworkImported ?? tImported, imported: tImported, constructed: tConstructed, firstGenerate: tFirst },
         rssMB: rss / 1048576,
         maxRSSMB: process.resourceUsage().maxRSS / 1024,
       })

@@ -32,10 +32,9 @@ function zodEntry() {
 
 runChild(
   'lumos',
-  agentImpl(async () => {
-    const { Agent, createTool } = await import(entry)
-    const { z } = await import(zodEntry())
-    return { Agent, createTool, z }
+  agentImpl({
+    framework: () => import(entry),
+    zod: () => import(zodEntry()),
   }),
   { skip: notBuilt() },
 )

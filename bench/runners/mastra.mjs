@@ -4,9 +4,11 @@ import { runChild } from '../lib/child.mjs'
 
 runChild(
   'mastra',
-  agentImpl(async () => {
-    const [{ Agent }, { createTool }] = await Promise.all([import('@mastra/core/agent'), import('@mastra/core/tools')])
-    const { z } = await import('zod')
-    return { Agent, createTool, z }
+  agentImpl({
+    framework: async () => {
+      const [{ Agent }, { createTool }] = await Promise.all([import('@mastra/core/agent'), import('@mastra/core/tools')])
+      return { Agent, createTool }
+    },
+    zod: () => import('zod'),
   }),
 )
