@@ -2,13 +2,12 @@
 // and shapes what comes back. The loop itself (model calls, retries, tool dispatch, streaming)
 // runs in Rust.
 
-import { randomUUID } from 'node:crypto'
 import { BindingModel, BindingToolHost, startRun, type BindingRun } from '../binding.js'
 import { AbortError, ConfigError, ToolExecutionError, reviveNativeError, serializeError } from './errors.js'
 import { isLanguageModel, makeBridge } from './model-bridge.js'
 import { type Chunk, type FullOutput, ModelOutput, type StreamCallbacks, type StructuredOutputOptions, pumpChunks, toFullOutput } from './output.js'
 import { RequestContext } from './request-context.js'
-import { type AnySchema, isJsValidated, toJSONSchema, validate } from './schema.js'
+import { type AnySchema, isJsValidated, prepareSchemas, toJSONSchema, validate } from './schema.js'
 import { Tool, type ToolExecutionContext, validationFailure } from './tools.js'
 
 type Dynamic<T> = T | ((args: { requestContext: RequestContext; mastra?: unknown }) => T | Promise<T>)
@@ -322,8 +321,9 @@ export class Agent {
     for (const set of Object.values(opts.toolsets ?? {})) tools = { ...tools, ...normalizeTools(set) }
     if (opts.activeTools) tools = Object.fromEntries(Object.entries(tools).filter(([k]) => opts.activeTools!.includes(k)))
 
-    const runId = opts.runId ?? randomUUID()
+    const runId = opts.runId ?? globalThis.crypto.randomUUID()
     const structured = opts.structuredOutput
+    await prepareSchemas([...Object.values(tools).map((t) => t.inputSchema), structured?.schema])
     const { decls: stopWhen, hooks } = stopDecls(opts.stopWhen)
     const settings = opts.modelSettings ?? {}
     const request = {

@@ -1,4 +1,4 @@
-import { ReadableStream } from 'node:stream/web';
+import type { ReadableStream } from 'node:stream/web';
 import type { BindingRun } from '../binding.js';
 import { type AnySchema } from './schema.js';
 export interface Usage {

@@ -1,7 +1,7 @@
 // Shapes native run output into Mastra's FullOutput, and MastraModelOutput for `stream()`.
 // Chunks arrive from Rust in batches (one JSON array per crossing).
 
-import { ReadableStream } from 'node:stream/web'
+import type { ReadableStream } from 'node:stream/web'
 import type { BindingRun } from '../binding.js'
 import { AbortError, LumosError, StructuredOutputError, errorFromData } from './errors.js'
 import { type AnySchema, issuesToText, validate } from './schema.js'
@@ -216,7 +216,8 @@ export class ModelOutput<T = unknown> {
     let index = 0
     let wake: (() => void) | undefined
     const listener = () => wake?.()
-    return new ReadableStream<R>({
+    // The global (same class as node:stream/web), touched only when a stream is read.
+    return new (globalThis.ReadableStream as unknown as typeof ReadableStream)<R>({
       start: () => {
         this.#listeners.add(listener)
       },

@@ -10,6 +10,8 @@ export type Validation = {
     ok: false;
     issues: SchemaIssue[];
 };
+/** Loads whatever `toJSONSchema` will need for these schemas. Call before converting. */
+export declare function prepareSchemas(schemas: AnySchema[]): Promise<void>;
 /** True when the schema validates in JS (zod, Standard Schema); false for plain JSON Schema. */
 export declare function isJsValidated(schema: AnySchema): boolean;
 /** The JSON Schema of `schema` (cached per schema object). */

@@ -2,10 +2,6 @@
 // JSON Schema. Here they become JSON Schema (for the model and the native validator) and are
 // used to validate values in JS when they can do more than JSON Schema (zod defaults/transforms).
 
-import { createRequire } from 'node:module'
-
-const require = createRequire(import.meta.url)
-
 export type AnySchema = any
 
 export interface SchemaIssue {
@@ -16,6 +12,20 @@ export interface SchemaIssue {
 export type Validation = { ok: true; value: unknown } | { ok: false; issues: SchemaIssue[] }
 
 const EMPTY_OBJECT = { type: 'object', properties: {}, additionalProperties: false }
+
+// Converters are loaded on first need, through ESM, so they share the module instance the user
+// imported (a CJS `require('zod')` would load a second copy of zod: ~30 ms and its memory).
+let zod4: typeof import('zod') | undefined
+let zodToJsonSchema: typeof import('zod-to-json-schema').zodToJsonSchema | undefined
+
+/** Loads whatever `toJSONSchema` will need for these schemas. Call before converting. */
+export async function prepareSchemas(schemas: AnySchema[]): Promise<void> {
+  for (const s of schemas) {
+    if (s == null || typeof s !== 'object' || jsonSchemaCache.has(s)) continue
+    if (isZod4(s) && typeof s.toJSONSchema !== 'function' && !zod4) zod4 = await import('zod')
+    else if (isZod3(s) && !zodToJsonSchema) zodToJsonSchema = (await import('zod-to-json-schema')).zodToJsonSchema
+  }
+}
 const jsonSchemaCache = new WeakMap<object, Record<string, unknown>>()
 
 function isZod4(s: any): boolean {
@@ -38,10 +48,12 @@ export function toJSONSchema(schema: AnySchema): Record<string, unknown> {
   if (cached) return cached
   let out: Record<string, unknown>
   if (isZod4(schema)) {
-    const { toJSONSchema: z4ToJSONSchema } = require('zod') as typeof import('zod')
-    out = z4ToJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>
+    const params = { io: 'input', unrepresentable: 'any' } as const
+    if (typeof schema.toJSONSchema === 'function') out = schema.toJSONSchema(params)
+    else if (zod4) out = zod4.toJSONSchema(schema, params) as Record<string, unknown>
+    else throw new Error('internal: prepareSchemas() was not awaited before toJSONSchema()')
   } else if (isZod3(schema)) {
-    const { zodToJsonSchema } = require('zod-to-json-schema') as typeof import('zod-to-json-schema')
+    if (!zodToJsonSchema) throw new Error('internal: prepareSchemas() was not awaited before toJSONSchema()')
     out = zodToJsonSchema(schema, { $refStrategy: 'none', target: 'jsonSchema7' }) as Record<string, unknown>
   } else if (schema.jsonSchema && typeof schema.jsonSchema === 'object') {
     out = schema.jsonSchema // AI SDK jsonSchema() wrapper
