@@ -15,8 +15,8 @@ use crate::error::{ErrorCode, LumosError};
 use crate::json_repair::parse_lenient;
 use crate::message::{Message, Part, ToolOutput};
 use crate::model::{
-  FinishReason, Model, ModelError, ModelEvent, ModelRequest, ModelSettings, ModelStream, ResponseFormat, ToolChoice,
-  Usage,
+  FinishReason, Model, ModelError, ModelEvent, ModelRequest, ModelSettings, ModelStream,
+  ResponseFormat, ToolChoice, Usage,
 };
 use crate::retry::{RetryPolicy, unit_random};
 use crate::schema;
@@ -143,15 +143,25 @@ pub async fn run_agent(
     error: None,
   };
 
-  emitter.emit("start", || json!({ "id": config.agent_id, "messageId": message_id }));
+  emitter.emit(
+    "start",
+    || json!({ "id": config.agent_id, "messageId": message_id }),
+  );
 
   let max_steps = config.max_steps.max(1);
   for step_index in 0..max_steps {
-    emitter.emit("step-start", || json!({ "messageId": message_id, "request": {}, "warnings": [] }));
+    emitter.emit(
+      "step-start",
+      || json!({ "messageId": message_id, "request": {}, "warnings": [] }),
+    );
     let request = ModelRequest {
       messages: history.clone(),
       tools: specs.clone(),
-      tool_choice: if specs.is_empty() { ToolChoice::Auto } else { config.tool_choice.clone() },
+      tool_choice: if specs.is_empty() {
+        ToolChoice::Auto
+      } else {
+        config.tool_choice.clone()
+      },
       settings: config.settings.clone(),
       response_format: config.response_format.clone(),
       stream: config.stream,
@@ -176,18 +186,30 @@ pub async fn run_agent(
       assistant_parts.push(Part::Reasoning { text: r.clone() });
     }
     if !step.text.is_empty() {
-      assistant_parts.push(Part::Text { text: step.text.clone() });
+      assistant_parts.push(Part::Text {
+        text: step.text.clone(),
+      });
     }
     for call in &step.tool_calls {
-      assistant_parts.push(Part::ToolCall { tool_call_id: call.id.clone(), tool_name: call.name.clone(), input: call.args.clone() });
+      assistant_parts.push(Part::ToolCall {
+        tool_call_id: call.id.clone(),
+        tool_name: call.name.clone(),
+        input: call.args.clone(),
+      });
     }
-    let mut step_messages = vec![Message::Assistant { content: assistant_parts }];
+    let mut step_messages = vec![Message::Assistant {
+      content: assistant_parts,
+    }];
 
     let call_chunks: Vec<Value> = step
       .tool_calls
       .iter()
       .map(|c| {
-        envelope(&config.run_id, "tool-call", json!({ "toolCallId": c.id, "toolName": c.name, "args": c.args }))
+        envelope(
+          &config.run_id,
+          "tool-call",
+          json!({ "toolCallId": c.id, "toolName": c.name, "args": c.args }),
+        )
       })
       .collect();
     for chunk in &call_chunks {
@@ -213,28 +235,44 @@ pub async fn run_agent(
         if let Some(chunk) = error_chunk {
           emitter.emit_value(&chunk);
         }
-        result_parts.push(Part::ToolResult { tool_call_id: call.id.clone(), tool_name: call.name.clone(), output });
+        result_parts.push(Part::ToolResult {
+          tool_call_id: call.id.clone(),
+          tool_name: call.name.clone(),
+          output,
+        });
       }
-      step_messages.push(Message::Tool { content: result_parts });
+      step_messages.push(Message::Tool {
+        content: result_parts,
+      });
     }
 
     let has_calls = !step.tool_calls.is_empty();
     out.total_usage.add(&step.usage);
     out.text.push_str(&step.text);
     if let Some(r) = &step.reasoning {
-      out.reasoning_text.get_or_insert_with(String::new).push_str(r);
+      out
+        .reasoning_text
+        .get_or_insert_with(String::new)
+        .push_str(r);
     }
     out.tool_calls.extend(call_chunks.iter().cloned());
     out.tool_results.extend(step_results.iter().cloned());
     out.finish_reason = step.finish_reason;
-    out.response.id = step.response_id.clone().unwrap_or_else(|| out.response.id.clone());
+    out.response.id = step
+      .response_id
+      .clone()
+      .unwrap_or_else(|| out.response.id.clone());
     if let Some(m) = &step.model_id {
       out.response.model_id = m.clone();
     }
     history.extend(step_messages.iter().cloned());
 
     let mut step_result = StepResult {
-      step_type: if step_index == 0 { "initial" } else { "tool-result" },
+      step_type: if step_index == 0 {
+        "initial"
+      } else {
+        "tool-result"
+      },
       text: step.text,
       reasoning_text: step.reasoning,
       tool_calls: call_chunks,
@@ -269,7 +307,11 @@ pub async fn run_agent(
     let usage = step_result.usage;
     let reason = step_result.finish_reason;
     let step_text = step_result.text.clone();
-    let response_meta = (step_result.response.id.clone(), step_result.response.model_id.clone(), step_result.response.timestamp.clone());
+    let response_meta = (
+      step_result.response.id.clone(),
+      step_result.response.model_id.clone(),
+      step_result.response.timestamp.clone(),
+    );
     out.steps.push(step_result);
     emitter.emit("step-finish", || {
       json!({
@@ -280,7 +322,10 @@ pub async fn run_agent(
       })
     });
     if out.error.is_some() {
-      let e = out.error.take().unwrap_or_else(|| LumosError::new(ErrorCode::Internal, "unknown"));
+      let e = out
+        .error
+        .take()
+        .unwrap_or_else(|| LumosError::new(ErrorCode::Internal, "unknown"));
       return fail_with(out, &emitter, e, &history, input_len);
     }
     if stop {
@@ -289,12 +334,20 @@ pub async fn run_agent(
   }
 
   if config.response_format.is_some() {
-    let last_text = out.steps.last().map(|s| s.text.as_str()).unwrap_or_default();
+    let last_text = out
+      .steps
+      .last()
+      .map(|s| s.text.as_str())
+      .unwrap_or_default();
     out.object = parse_lenient(last_text);
   }
   finish(&mut out, &history, input_len);
   let (reason, usage, text) = (out.finish_reason, out.total_usage, out.text.clone());
-  let (id, model_id, ts) = (out.response.id.clone(), out.response.model_id.clone(), out.response.timestamp.clone());
+  let (id, model_id, ts) = (
+    out.response.id.clone(),
+    out.response.model_id.clone(),
+    out.response.timestamp.clone(),
+  );
   emitter.emit("finish", || {
     json!({
       "messageId": message_id,
@@ -309,15 +362,34 @@ pub async fn run_agent(
 
 fn finish(out: &mut RunOutput, history: &[Message], input_len: usize) {
   out.usage = out.total_usage;
-  out.response.messages = history.get(input_len..).map(<[Message]>::to_vec).unwrap_or_default();
-  out.messages = history.iter().filter(|m| !matches!(m, Message::System { .. })).cloned().collect();
+  out.response.messages = history
+    .get(input_len..)
+    .map(<[Message]>::to_vec)
+    .unwrap_or_default();
+  out.messages = history
+    .iter()
+    .filter(|m| !matches!(m, Message::System { .. }))
+    .cloned()
+    .collect();
 }
 
-fn fail(out: RunOutput, emitter: &Emitter, error: ModelError, history: &[Message], input_len: usize) -> RunOutput {
+fn fail(
+  out: RunOutput,
+  emitter: &Emitter,
+  error: ModelError,
+  history: &[Message],
+  input_len: usize,
+) -> RunOutput {
   fail_with(out, emitter, error.into_lumos(), history, input_len)
 }
 
-fn fail_with(mut out: RunOutput, emitter: &Emitter, error: LumosError, history: &[Message], input_len: usize) -> RunOutput {
+fn fail_with(
+  mut out: RunOutput,
+  emitter: &Emitter,
+  error: LumosError,
+  history: &[Message],
+  input_len: usize,
+) -> RunOutput {
   finish(&mut out, history, input_len);
   if error.code == ErrorCode::Aborted {
     emitter.emit("abort", || json!({}));
@@ -353,7 +425,9 @@ async fn call_with_retries(
       ModelError::Http { retry_after, .. } => *retry_after,
       _ => None,
     };
-    let Some(wait) = policy.delay(attempt, retry_after, unit_random()) else { return Err(error) };
+    let Some(wait) = policy.delay(attempt, retry_after, unit_random()) else {
+      return Err(error);
+    };
     tokio::select! {
       biased;
       _ = cancel.cancelled() => return Err(ModelError::Aborted),
@@ -425,8 +499,14 @@ async fn consume_step(
           reasoning_open = true;
           emitter.emit("reasoning-start", || json!({ "id": text_id }));
         }
-        emitter.emit("reasoning-delta", || json!({ "id": text_id, "text": delta }));
-        out.reasoning.get_or_insert_with(String::new).push_str(&delta);
+        emitter.emit(
+          "reasoning-delta",
+          || json!({ "id": text_id, "text": delta }),
+        );
+        out
+          .reasoning
+          .get_or_insert_with(String::new)
+          .push_str(&delta);
       }
       ModelEvent::TextDelta(delta) => {
         if delta.is_empty() {
@@ -444,18 +524,40 @@ async fn consume_step(
         out.text.push_str(&delta);
       }
       ModelEvent::ToolInputStart { id, name } => {
-        emitter.emit("tool-call-input-streaming-start", || json!({ "toolCallId": id, "toolName": name }));
+        emitter.emit(
+          "tool-call-input-streaming-start",
+          || json!({ "toolCallId": id, "toolName": name }),
+        );
       }
       ModelEvent::ToolInputDelta { id, delta } => {
-        emitter.emit("tool-call-delta", || json!({ "toolCallId": id, "argsTextDelta": delta }));
+        emitter.emit(
+          "tool-call-delta",
+          || json!({ "toolCallId": id, "argsTextDelta": delta }),
+        );
       }
-      ModelEvent::ToolCall { id, name, arguments } => {
+      ModelEvent::ToolCall {
+        id,
+        name,
+        arguments,
+      } => {
         if emitter.is_active() {
-          emitter.emit("tool-call-input-streaming-end", || json!({ "toolCallId": id }));
+          emitter.emit(
+            "tool-call-input-streaming-end",
+            || json!({ "toolCallId": id }),
+          );
         }
-        let id = if id.is_empty() { format!("call_{}", uuid::Uuid::new_v4().simple()) } else { id };
+        let id = if id.is_empty() {
+          format!("call_{}", uuid::Uuid::new_v4().simple())
+        } else {
+          id
+        };
         let (args, parse_error) = parse_arguments(&arguments);
-        out.tool_calls.push(ToolCallInfo { id, name, args, parse_error });
+        out.tool_calls.push(ToolCallInfo {
+          id,
+          name,
+          args,
+          parse_error,
+        });
       }
       ModelEvent::Finish { reason, usage } => {
         out.finish_reason = reason;
@@ -466,7 +568,11 @@ async fn consume_step(
   }
   close_blocks(emitter, &text_id, text_open, reasoning_open);
   if !finished {
-    out.finish_reason = if out.tool_calls.is_empty() { FinishReason::Stop } else { FinishReason::ToolCalls };
+    out.finish_reason = if out.tool_calls.is_empty() {
+      FinishReason::Stop
+    } else {
+      FinishReason::ToolCalls
+    };
   }
   let _ = run_id;
   Ok(out)
@@ -489,12 +595,22 @@ fn parse_arguments(text: &str) -> (Value, Option<String>) {
   }
   match serde_json::from_str::<Value>(text) {
     Ok(v) => (v, None),
-    Err(e) => (json!({}), Some(format!("the arguments are not valid JSON ({e}): {}", excerpt(text, 200)))),
+    Err(e) => (
+      json!({}),
+      Some(format!(
+        "the arguments are not valid JSON ({e}): {}",
+        excerpt(text, 200)
+      )),
+    ),
   }
 }
 
 fn excerpt(text: &str, max: usize) -> String {
-  if text.chars().count() <= max { text.to_string() } else { format!("{}…", text.chars().take(max).collect::<String>()) }
+  if text.chars().count() <= max {
+    text.to_string()
+  } else {
+    format!("{}…", text.chars().take(max).collect::<String>())
+  }
 }
 
 type Executed = (ToolOutput, Option<Value>, Option<Value>);
@@ -507,16 +623,29 @@ async fn execute_tools(
   concurrency: usize,
   cancel: &CancellationToken,
 ) -> Vec<Executed> {
-  let available = tools.iter().map(|t| t.spec().name.as_str()).collect::<Vec<_>>().join(", ");
+  let available = tools
+    .iter()
+    .map(|t| t.spec().name.as_str())
+    .collect::<Vec<_>>()
+    .join(", ");
   // Owned futures: borrowed ones trip the compiler's Send inference under `buffered`.
   let futures: Vec<_> = calls
     .iter()
     .map(|call| {
       let tool = tools.iter().find(|t| t.spec().name == call.name).cloned();
-      execute_one(tool, available.clone(), call.clone(), run_id.to_string(), cancel.clone())
+      execute_one(
+        tool,
+        available.clone(),
+        call.clone(),
+        run_id.to_string(),
+        cancel.clone(),
+      )
     })
     .collect();
-  futures::stream::iter(futures).buffered(concurrency.max(1)).collect().await
+  futures::stream::iter(futures)
+    .buffered(concurrency.max(1))
+    .collect()
+    .await
 }
 
 async fn execute_one(
@@ -536,28 +665,49 @@ async fn execute_one(
     )
   };
   let error_chunk = |error: Value| {
-    envelope(run_id, "tool-error", json!({ "args": call.args, "toolCallId": call.id, "toolName": call.name, "error": error }))
+    envelope(
+      run_id,
+      "tool-error",
+      json!({ "args": call.args, "toolCallId": call.id, "toolName": call.name, "error": error }),
+    )
   };
 
   let Some(tool) = tool else {
-    let message = format!("Tool \"{}\" not found. Available tools: {available}", call.name);
-    let error = json!({ "name": "ToolNotFoundError", "code": "TOOL_NOT_FOUND", "message": message });
-    return (ToolOutput::ErrorText(message), None, Some(error_chunk(error)));
+    let message = format!(
+      "Tool \"{}\" not found. Available tools: {available}",
+      call.name
+    );
+    let error =
+      json!({ "name": "ToolNotFoundError", "code": "TOOL_NOT_FOUND", "message": message });
+    return (
+      ToolOutput::ErrorText(message),
+      None,
+      Some(error_chunk(error)),
+    );
   };
 
   let invalid = |detail: String, errors: Value| {
-    let message = format!("Tool input validation failed for {}. Please fix the following errors and try again:\n{detail}", call.name);
+    let message = format!(
+      "Tool input validation failed for {}. Please fix the following errors and try again:\n{detail}",
+      call.name
+    );
     let result = json!({ "error": true, "message": message, "validationErrors": errors });
     let chunk = result_chunk(&result);
     (ToolOutput::Json(result), Some(chunk), None)
   };
   if let Some(parse_error) = &call.parse_error {
-    return invalid(format!("- {parse_error}"), json!({ "formErrors": [parse_error] }));
+    return invalid(
+      format!("- {parse_error}"),
+      json!({ "formErrors": [parse_error] }),
+    );
   }
   if tool.validate_in_core() {
     let issues = schema::validate(&tool.spec().parameters, &call.args);
     if !issues.is_empty() {
-      return invalid(schema::issues_to_text(&issues), schema::issues_to_json(&issues));
+      return invalid(
+        schema::issues_to_text(&issues),
+        schema::issues_to_json(&issues),
+      );
     }
   }
 
@@ -577,16 +727,25 @@ async fn execute_one(
       let chunk = result_chunk(&result);
       (ToolOutput::Json(result), Some(chunk), None)
     }
-    ToolOutcome::Failed { message, error } => (ToolOutput::ErrorText(message), None, Some(error_chunk(error))),
+    ToolOutcome::Failed { message, error } => (
+      ToolOutput::ErrorText(message),
+      None,
+      Some(error_chunk(error)),
+    ),
   }
 }
 
-async fn should_stop(conditions: &[StopCondition], steps: &[StepResult]) -> Result<bool, LumosError> {
+async fn should_stop(
+  conditions: &[StopCondition],
+  steps: &[StepResult],
+) -> Result<bool, LumosError> {
   for condition in conditions {
     let stop = match condition {
       StopCondition::StepCount(n) => steps.len() as u32 >= *n,
       StopCondition::HasToolCall(name) => steps.last().is_some_and(|s| {
-        s.tool_calls.iter().any(|c| c.pointer("/payload/toolName").and_then(Value::as_str) == Some(name))
+        s.tool_calls
+          .iter()
+          .any(|c| c.pointer("/payload/toolName").and_then(Value::as_str) == Some(name))
       }),
       StopCondition::Hook(hook) => {
         let steps_json = serde_json::to_value(steps).unwrap_or(Value::Null);
@@ -601,6 +760,9 @@ async fn should_stop(conditions: &[StopCondition], steps: &[StepResult]) -> Resu
 }
 
 /// Waits up to `limit` for `fut`; used by tests and hosts that bound a run.
-pub async fn with_deadline<T>(limit: Duration, fut: impl std::future::Future<Output = T>) -> Option<T> {
+pub async fn with_deadline<T>(
+  limit: Duration,
+  fut: impl std::future::Future<Output = T>,
+) -> Option<T> {
   tokio::time::timeout(limit, fut).await.ok()
 }

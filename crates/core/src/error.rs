@@ -70,11 +70,21 @@ pub struct LumosError {
 
 impl LumosError {
   pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-    LumosError { code, message: message.into(), status: None, body: None, provider: None, retryable: false }
+    LumosError {
+      code,
+      message: message.into(),
+      status: None,
+      body: None,
+      provider: None,
+      retryable: false,
+    }
   }
 
   pub fn aborted() -> Self {
-    LumosError::new(ErrorCode::Aborted, "The run was aborted (abortSignal fired).")
+    LumosError::new(
+      ErrorCode::Aborted,
+      "The run was aborted (abortSignal fired).",
+    )
   }
 
   pub fn invalid_input(message: impl Into<String>) -> Self {

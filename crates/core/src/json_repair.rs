@@ -18,7 +18,9 @@ pub fn parse_lenient(text: &str) -> Option<Value> {
 }
 
 fn strip_fence(s: &str) -> &str {
-  let Some(rest) = s.strip_prefix("```") else { return s };
+  let Some(rest) = s.strip_prefix("```") else {
+    return s;
+  };
   let rest = rest.trim_start_matches(|c: char| c.is_ascii_alphanumeric());
   rest.strip_suffix("```").unwrap_or(rest).trim()
 }
@@ -89,7 +91,10 @@ mod tests {
     assert_eq!(parse_lenient(r#"{"a":"x"#), Some(json!({ "a": "x" })));
     assert_eq!(parse_lenient(r#"{"a":[1,2,"#), Some(json!({ "a": [1, 2] })));
     assert_eq!(parse_lenient(r#"{"a":1,"b":"#), Some(json!({ "a": 1 })));
-    assert_eq!(parse_lenient("```json\n{\"a\":1}\n```"), Some(json!({ "a": 1 })));
+    assert_eq!(
+      parse_lenient("```json\n{\"a\":1}\n```"),
+      Some(json!({ "a": 1 }))
+    );
     assert_eq!(parse_lenient("not json"), None);
   }
 }

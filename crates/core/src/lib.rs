@@ -8,8 +8,8 @@ pub mod chunk;
 pub mod error;
 pub mod json_repair;
 pub mod message;
-pub mod request;
 pub mod model;
+pub mod request;
 pub mod retry;
 pub mod schema;
 pub mod time;
@@ -19,10 +19,10 @@ pub use agent::{RunConfig, RunOutput, StepResult, StopCondition, StopHook, run_a
 pub use chunk::Emitter;
 pub use error::{ErrorCode, LumosError};
 pub use message::{Message, Part, ToolOutput, parse_messages};
-pub use request::{RunRequest, StopDecl, ToolDecl};
 pub use model::{
   FinishReason, Model, ModelError, ModelEvent, ModelRequest, ModelSettings, ModelStream,
   ResponseFormat, ToolChoice, ToolSpec, Usage,
 };
+pub use request::{RunRequest, StopDecl, ToolDecl};
 pub use tokio_util::sync::CancellationToken;
 pub use tool::{Tool, ToolCallRequest, ToolOutcome};

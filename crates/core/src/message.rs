@@ -73,20 +73,24 @@ impl ToolOutput {
 
 impl Message {
   pub fn user_text(text: impl Into<String>) -> Message {
-    Message::User { content: vec![Part::Text { text: text.into() }] }
+    Message::User {
+      content: vec![Part::Text { text: text.into() }],
+    }
   }
 
   /// Concatenated text parts (used for system messages given as parts and for tests).
   pub fn text(&self) -> String {
     match self {
       Message::System { content } => content.clone(),
-      Message::User { content } | Message::Assistant { content } | Message::Tool { content } => content
-        .iter()
-        .filter_map(|p| match p {
-          Part::Text { text } => Some(text.as_str()),
-          _ => None,
-        })
-        .collect(),
+      Message::User { content } | Message::Assistant { content } | Message::Tool { content } => {
+        content
+          .iter()
+          .filter_map(|p| match p {
+            Part::Text { text } => Some(text.as_str()),
+            _ => None,
+          })
+          .collect()
+      }
     }
   }
 }
@@ -138,18 +142,27 @@ fn type_name(v: &Value) -> &'static str {
 
 fn parse_message(v: &Value) -> Result<Message, LumosError> {
   let role = v.get("role").and_then(Value::as_str).ok_or_else(|| {
-    LumosError::invalid_input("a message object needs a `role` ('system' | 'user' | 'assistant' | 'tool')")
+    LumosError::invalid_input(
+      "a message object needs a `role` ('system' | 'user' | 'assistant' | 'tool')",
+    )
   })?;
   // UI messages (AI SDK v5) keep their content in `parts`; v4 UI messages have a string `content`.
   let content = match (v.get("content"), v.get("parts")) {
-    (Some(c), _) if !c.is_null() && !(c.as_str() == Some("") && v.get("parts").is_some()) => c,
+    // An empty `content` next to `parts` (v5 UI messages) defers to the parts.
+    (Some(c), parts) if !(c.is_null() || c.as_str() == Some("") && parts.is_some()) => c,
     (_, Some(p)) => p,
     (Some(c), None) => c,
-    (None, None) => return Err(LumosError::invalid_input(format!("a '{role}' message needs `content`"))),
+    (None, None) => {
+      return Err(LumosError::invalid_input(format!(
+        "a '{role}' message needs `content`"
+      )));
+    }
   };
   let parts = parse_parts(content)?;
   match role {
-    "system" => Ok(Message::System { content: parts_text(&parts) }),
+    "system" => Ok(Message::System {
+      content: parts_text(&parts),
+    }),
     "user" => Ok(Message::User { content: parts }),
     "assistant" => Ok(Message::Assistant { content: parts }),
     "tool" => Ok(Message::Tool { content: parts }),
@@ -200,17 +213,31 @@ fn parse_part(v: &Value) -> Result<Option<Part>, LumosError> {
   }
   let kind = v.get("type").and_then(Value::as_str).unwrap_or("text");
   Ok(match kind {
-    "text" => Some(Part::Text { text: str_field(v, &["text"]).unwrap_or_default().to_string() }),
-    "reasoning" => Some(Part::Reasoning { text: str_field(v, &["text", "reasoning"]).unwrap_or_default().to_string() }),
+    "text" => Some(Part::Text {
+      text: str_field(v, &["text"]).unwrap_or_default().to_string(),
+    }),
+    "reasoning" => Some(Part::Reasoning {
+      text: str_field(v, &["text", "reasoning"])
+        .unwrap_or_default()
+        .to_string(),
+    }),
     "image" | "file" => {
-      let image = str_field(v, &["image", "data", "url"]).unwrap_or_default().to_string();
+      let image = str_field(v, &["image", "data", "url"])
+        .unwrap_or_default()
+        .to_string();
       let media_type = str_field(v, &["mediaType", "mimeType"]).map(str::to_string);
       Some(Part::Image { image, media_type })
     }
     "tool-call" => Some(Part::ToolCall {
-      tool_call_id: str_field(v, &["toolCallId"]).unwrap_or_default().to_string(),
+      tool_call_id: str_field(v, &["toolCallId"])
+        .unwrap_or_default()
+        .to_string(),
       tool_name: str_field(v, &["toolName"]).unwrap_or_default().to_string(),
-      input: v.get("input").or_else(|| v.get("args")).cloned().unwrap_or(Value::Object(Default::default())),
+      input: v
+        .get("input")
+        .or_else(|| v.get("args"))
+        .cloned()
+        .unwrap_or(Value::Object(Default::default())),
     }),
     "tool-result" => {
       let output = match v.get("output") {
@@ -220,7 +247,9 @@ fn parse_part(v: &Value) -> Result<Option<Part>, LumosError> {
         None => ToolOutput::Json(v.get("result").cloned().unwrap_or(Value::Null)),
       };
       Some(Part::ToolResult {
-        tool_call_id: str_field(v, &["toolCallId"]).unwrap_or_default().to_string(),
+        tool_call_id: str_field(v, &["toolCallId"])
+          .unwrap_or_default()
+          .to_string(),
         tool_name: str_field(v, &["toolName"]).unwrap_or_default().to_string(),
         output,
       })
@@ -236,7 +265,10 @@ mod tests {
 
   #[test]
   fn accepts_every_input_form() {
-    assert_eq!(parse_messages(&json!("hi")).ok(), Some(vec![Message::user_text("hi")]));
+    assert_eq!(
+      parse_messages(&json!("hi")).ok(),
+      Some(vec![Message::user_text("hi")])
+    );
     let two = parse_messages(&json!(["a", "b"])).ok().unwrap_or_default();
     assert_eq!(two.len(), 2);
     let objs = parse_messages(&json!([
@@ -247,16 +279,27 @@ mod tests {
     .ok()
     .unwrap_or_default();
     assert_eq!(objs.len(), 3);
-    assert_eq!(objs[0], Message::System { content: "be brief".into() });
+    assert_eq!(
+      objs[0],
+      Message::System {
+        content: "be brief".into()
+      }
+    );
     assert_eq!(objs[1].text(), "xy");
     assert_eq!(objs[2].text(), "z");
   }
 
   #[test]
   fn rejects_bad_input_with_a_path() {
-    let err = parse_messages(&json!(["ok", 3])).err().map(|e| e.message).unwrap_or_default();
+    let err = parse_messages(&json!(["ok", 3]))
+      .err()
+      .map(|e| e.message)
+      .unwrap_or_default();
     assert!(err.contains("messages[1]"), "{err}");
-    let err = parse_messages(&json!({ "role": "robot", "content": "x" })).err().map(|e| e.message).unwrap_or_default();
+    let err = parse_messages(&json!({ "role": "robot", "content": "x" }))
+      .err()
+      .map(|e| e.message)
+      .unwrap_or_default();
     assert!(err.contains("unknown message role"), "{err}");
     assert!(parse_messages(&json!(42)).is_err());
   }
@@ -264,7 +307,10 @@ mod tests {
   #[test]
   fn tool_output_round_trips_in_ai_sdk_shape() {
     let out = ToolOutput::Json(json!({ "a": 1 }));
-    assert_eq!(serde_json::to_value(&out).ok(), Some(json!({ "type": "json", "value": { "a": 1 } })));
+    assert_eq!(
+      serde_json::to_value(&out).ok(),
+      Some(json!({ "type": "json", "value": { "a": 1 } }))
+    );
     assert_eq!(ToolOutput::ErrorText("boom".into()).to_model_text(), "boom");
   }
 }

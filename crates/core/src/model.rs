@@ -129,14 +129,30 @@ impl Usage {
 /// emit `ToolCall` once a call is complete; `ToolInputStart`/`ToolInputDelta` are for streaming UIs.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ModelEvent {
-  Metadata { id: Option<String>, model_id: Option<String> },
+  Metadata {
+    id: Option<String>,
+    model_id: Option<String>,
+  },
   TextDelta(String),
   ReasoningDelta(String),
-  ToolInputStart { id: String, name: String },
-  ToolInputDelta { id: String, delta: String },
+  ToolInputStart {
+    id: String,
+    name: String,
+  },
+  ToolInputDelta {
+    id: String,
+    delta: String,
+  },
   /// A complete tool call; `arguments` is the raw JSON text the model produced.
-  ToolCall { id: String, name: String, arguments: String },
-  Finish { reason: FinishReason, usage: Usage },
+  ToolCall {
+    id: String,
+    name: String,
+    arguments: String,
+  },
+  Finish {
+    reason: FinishReason,
+    usage: Usage,
+  },
 }
 
 /// Why a model call failed. `Http` before any body byte was read is retried by the agent loop
@@ -144,7 +160,12 @@ pub enum ModelEvent {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ModelError {
   #[error("{provider} answered HTTP {status}: {body}")]
-  Http { provider: String, status: u16, body: String, retry_after: Option<Duration> },
+  Http {
+    provider: String,
+    status: u16,
+    body: String,
+    retry_after: Option<Duration>,
+  },
   #[error("{0}")]
   Timeout(String),
   #[error("{0}")]
@@ -174,7 +195,12 @@ impl ModelError {
   pub fn into_lumos(self) -> LumosError {
     let retryable = self.is_retryable();
     let (code, message, status, body, provider) = match self {
-      ModelError::Http { provider, status, body, .. } => {
+      ModelError::Http {
+        provider,
+        status,
+        body,
+        ..
+      } => {
         let excerpt: String = body.chars().take(1000).collect();
         (
           ErrorCode::ProviderHttp,
@@ -192,7 +218,14 @@ impl ModelError {
       ModelError::Bridge(m) => (ErrorCode::ModelBridge, m, None, None, None),
       ModelError::Aborted => return LumosError::aborted(),
     };
-    LumosError { code, message, status, body, provider, retryable }
+    LumosError {
+      code,
+      message,
+      status,
+      body,
+      provider,
+      retryable,
+    }
   }
 }
 
@@ -203,5 +236,9 @@ pub type ModelStream = BoxStream<'static, Result<ModelEvent, ModelError>>;
 pub trait Model: Send + Sync {
   fn provider(&self) -> &str;
   fn model_id(&self) -> &str;
-  fn call(&self, request: ModelRequest, cancel: CancellationToken) -> BoxFuture<'_, Result<ModelStream, ModelError>>;
+  fn call(
+    &self,
+    request: ModelRequest,
+    cancel: CancellationToken,
+  ) -> BoxFuture<'_, Result<ModelStream, ModelError>>;
 }

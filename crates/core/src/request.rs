@@ -63,15 +63,23 @@ pub struct ToolDecl {
 
 impl ToolDecl {
   pub fn spec(&self) -> ToolSpec {
-    ToolSpec { name: self.name.clone(), description: self.description.clone(), parameters: self.parameters.clone() }
+    ToolSpec {
+      name: self.name.clone(),
+      description: self.description.clone(),
+      parameters: self.parameters.clone(),
+    }
   }
 }
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum StopDecl {
-  StepCount { n: u32 },
-  HasToolCall { name: String },
+  StepCount {
+    n: u32,
+  },
+  HasToolCall {
+    name: String,
+  },
   /// A JS function, run through the host's hook.
   Hook,
 }
@@ -81,7 +89,8 @@ pub const DEFAULT_TOOL_CONCURRENCY: usize = 10;
 
 impl RunRequest {
   pub fn parse(json: &str) -> Result<RunRequest, LumosError> {
-    serde_json::from_str(json).map_err(|e| LumosError::invalid_input(format!("invalid run options: {e}")))
+    serde_json::from_str(json)
+      .map_err(|e| LumosError::invalid_input(format!("invalid run options: {e}")))
   }
 
   /// Builds the run. `make_tool` turns each declared tool into its implementation; `hook` backs
@@ -94,10 +103,15 @@ impl RunRequest {
     let input = parse_messages(&self.messages)?;
     // Instructions first, then system messages found in the input (Mastra moves them up), then
     // the conversation.
-    let mut messages: Vec<Message> =
-      self.system.iter().filter(|s| !s.is_empty()).map(|s| Message::System { content: s.clone() }).collect();
-    let (system_in_input, rest): (Vec<_>, Vec<_>) =
-      input.into_iter().partition(|m| matches!(m, Message::System { .. }));
+    let mut messages: Vec<Message> = self
+      .system
+      .iter()
+      .filter(|s| !s.is_empty())
+      .map(|s| Message::System { content: s.clone() })
+      .collect();
+    let (system_in_input, rest): (Vec<_>, Vec<_>) = input
+      .into_iter()
+      .partition(|m| matches!(m, Message::System { .. }));
     messages.extend(system_in_input);
     if rest.is_empty() {
       return Err(LumosError::invalid_input(
@@ -109,14 +123,19 @@ impl RunRequest {
     let mut seen = std::collections::HashSet::new();
     for t in &self.tools {
       if t.name.is_empty() || !seen.insert(t.name.as_str()) {
-        return Err(LumosError::invalid_input(format!("tool names must be unique and non-empty (got '{}')", t.name)));
+        return Err(LumosError::invalid_input(format!(
+          "tool names must be unique and non-empty (got '{}')",
+          t.name
+        )));
       }
     }
     let tool_choice = parse_tool_choice(self.tool_choice.as_ref())?;
-    if let ToolChoice::Tool { tool_name } = &tool_choice {
-      if !self.tools.iter().any(|t| &t.name == tool_name) {
-        return Err(LumosError::invalid_input(format!("toolChoice names '{tool_name}', which is not one of the agent's tools")));
-      }
+    if let ToolChoice::Tool { tool_name } = &tool_choice
+      && !self.tools.iter().any(|t| &t.name == tool_name)
+    {
+      return Err(LumosError::invalid_input(format!(
+        "toolChoice names '{tool_name}', which is not one of the agent's tools"
+      )));
     }
     let stop_when = self
       .stop_when
@@ -124,13 +143,17 @@ impl RunRequest {
       .map(|s| match s {
         StopDecl::StepCount { n } => Ok(StopCondition::StepCount(*n)),
         StopDecl::HasToolCall { name } => Ok(StopCondition::HasToolCall(name.clone())),
-        StopDecl::Hook => hook
-          .clone()
-          .map(StopCondition::Hook)
-          .ok_or_else(|| LumosError::invalid_input("a stopWhen function was declared but no hook was given")),
+        StopDecl::Hook => hook.clone().map(StopCondition::Hook).ok_or_else(|| {
+          LumosError::invalid_input("a stopWhen function was declared but no hook was given")
+        }),
       })
       .collect::<Result<Vec<_>, _>>()?;
-    let retry = RetryPolicy { max_retries: self.max_retries.unwrap_or(RetryPolicy::default().max_retries), ..RetryPolicy::default() };
+    let retry = RetryPolicy {
+      max_retries: self
+        .max_retries
+        .unwrap_or(RetryPolicy::default().max_retries),
+      ..RetryPolicy::default()
+    };
     Ok(RunConfig {
       run_id: self.run_id,
       agent_id: self.agent_id,
@@ -144,13 +167,19 @@ impl RunRequest {
       stop_when,
       retry,
       tool_concurrency: self.tool_concurrency.unwrap_or(DEFAULT_TOOL_CONCURRENCY),
-      provider_options: if self.provider_options.is_null() { Value::Object(Default::default()) } else { self.provider_options },
+      provider_options: if self.provider_options.is_null() {
+        Value::Object(Default::default())
+      } else {
+        self.provider_options
+      },
     })
   }
 }
 
 fn parse_tool_choice(v: Option<&Value>) -> Result<ToolChoice, LumosError> {
-  let Some(v) = v else { return Ok(ToolChoice::Auto) };
+  let Some(v) = v else {
+    return Ok(ToolChoice::Auto);
+  };
   match v {
     Value::Null => Ok(ToolChoice::Auto),
     Value::String(s) => match s.as_str() {
@@ -162,9 +191,15 @@ fn parse_tool_choice(v: Option<&Value>) -> Result<ToolChoice, LumosError> {
       ))),
     },
     Value::Object(o) => match o.get("toolName").and_then(Value::as_str) {
-      Some(name) => Ok(ToolChoice::Tool { tool_name: name.to_string() }),
-      None => Err(LumosError::invalid_input("toolChoice object needs { type: 'tool', toolName }")),
+      Some(name) => Ok(ToolChoice::Tool {
+        tool_name: name.to_string(),
+      }),
+      None => Err(LumosError::invalid_input(
+        "toolChoice object needs { type: 'tool', toolName }",
+      )),
     },
-    _ => Err(LumosError::invalid_input("toolChoice must be a string or { type: 'tool', toolName }")),
+    _ => Err(LumosError::invalid_input(
+      "toolChoice must be a string or { type: 'tool', toolName }",
+    )),
   }
 }

@@ -25,11 +25,18 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
   /// Delay before retry number `attempt` (0-based), or `None` when the provider asked for a
   /// wait longer than `max_retry_after`.
-  pub fn delay(&self, attempt: u32, retry_after: Option<Duration>, unit_random: f64) -> Option<Duration> {
+  pub fn delay(
+    &self,
+    attempt: u32,
+    retry_after: Option<Duration>,
+    unit_random: f64,
+  ) -> Option<Duration> {
     if let Some(wait) = retry_after {
       return (wait <= self.max_retry_after).then_some(wait);
     }
-    let exp = self.initial_delay.saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX));
+    let exp = self
+      .initial_delay
+      .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX));
     let capped = exp.min(self.max_delay);
     // "Equal jitter": half fixed, half random, so concurrent clients spread out but still back off.
     let jitter = 0.5 + 0.5 * unit_random.clamp(0.0, 1.0);
@@ -54,7 +61,10 @@ mod tests {
     assert_eq!(p.delay(0, None, 0.0), Some(Duration::from_millis(250)));
     assert_eq!(p.delay(2, None, 1.0), Some(Duration::from_secs(2)));
     assert_eq!(p.delay(30, None, 1.0), Some(Duration::from_secs(20)));
-    assert_eq!(p.delay(0, Some(Duration::from_secs(3)), 0.3), Some(Duration::from_secs(3)));
+    assert_eq!(
+      p.delay(0, Some(Duration::from_secs(3)), 0.3),
+      Some(Duration::from_secs(3))
+    );
     assert_eq!(p.delay(0, Some(Duration::from_secs(600)), 0.3), None);
     let r = unit_random();
     assert!((0.0..1.0).contains(&r));

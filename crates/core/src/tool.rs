@@ -20,9 +20,15 @@ pub struct ToolCallRequest {
 pub enum ToolOutcome {
   Ok(Value),
   /// Arguments did not match the input schema; the tool did not run.
-  InvalidInput { message: String, errors: Value },
+  InvalidInput {
+    message: String,
+    errors: Value,
+  },
   /// The tool threw. `error` is the serialised error for the `tool-error` chunk.
-  Failed { message: String, error: Value },
+  Failed {
+    message: String,
+    error: Value,
+  },
 }
 
 pub trait Tool: Send + Sync {
@@ -32,5 +38,9 @@ pub trait Tool: Send + Sync {
   fn validate_in_core(&self) -> bool {
     false
   }
-  fn call(&self, request: ToolCallRequest, cancel: CancellationToken) -> BoxFuture<'static, ToolOutcome>;
+  fn call(
+    &self,
+    request: ToolCallRequest,
+    cancel: CancellationToken,
+  ) -> BoxFuture<'static, ToolOutcome>;
 }

@@ -11,8 +11,9 @@ use futures::future::BoxFuture;
 use lumos_core::agent::{RunConfig, StopCondition};
 use lumos_core::retry::RetryPolicy;
 use lumos_core::{
-  CancellationToken, Emitter, ErrorCode, FinishReason, Message, Model, ModelError, ModelEvent, ModelRequest,
-  ModelSettings, ModelStream, Tool, ToolCallRequest, ToolChoice, ToolOutcome, ToolSpec, Usage, run_agent,
+  CancellationToken, Emitter, ErrorCode, FinishReason, Message, Model, ModelError, ModelEvent,
+  ModelRequest, ModelSettings, ModelStream, Tool, ToolCallRequest, ToolChoice, ToolOutcome,
+  ToolSpec, Usage, run_agent,
 };
 use serde_json::{Value, json};
 
@@ -31,7 +32,10 @@ struct ScriptedModel {
 
 impl ScriptedModel {
   fn new(turns: Vec<Turn>) -> Arc<Self> {
-    Arc::new(ScriptedModel { turns: Mutex::new(turns.into()), requests: Mutex::new(Vec::new()) })
+    Arc::new(ScriptedModel {
+      turns: Mutex::new(turns.into()),
+      requests: Mutex::new(Vec::new()),
+    })
   }
 }
 
@@ -42,7 +46,11 @@ impl Model for ScriptedModel {
   fn model_id(&self) -> &str {
     "scripted-1"
   }
-  fn call(&self, request: ModelRequest, cancel: CancellationToken) -> BoxFuture<'_, Result<ModelStream, ModelError>> {
+  fn call(
+    &self,
+    request: ModelRequest,
+    cancel: CancellationToken,
+  ) -> BoxFuture<'_, Result<ModelStream, ModelError>> {
     self.requests.lock().unwrap().push(request);
     let turn = self.turns.lock().unwrap().pop_front();
     Box::pin(async move {
@@ -62,23 +70,41 @@ impl Model for ScriptedModel {
 }
 
 fn usage(i: u64, o: u64) -> Usage {
-  Usage { input_tokens: i, output_tokens: o, total_tokens: i + o, ..Usage::default() }
+  Usage {
+    input_tokens: i,
+    output_tokens: o,
+    total_tokens: i + o,
+    ..Usage::default()
+  }
 }
 
 fn text_turn(text: &str) -> Turn {
   Turn::Events(vec![
-    ModelEvent::Metadata { id: Some("resp-1".into()), model_id: Some("scripted-1".into()) },
+    ModelEvent::Metadata {
+      id: Some("resp-1".into()),
+      model_id: Some("scripted-1".into()),
+    },
     ModelEvent::TextDelta(text.into()),
-    ModelEvent::Finish { reason: FinishReason::Stop, usage: usage(10, 5) },
+    ModelEvent::Finish {
+      reason: FinishReason::Stop,
+      usage: usage(10, 5),
+    },
   ])
 }
 
 fn calls_turn(calls: &[(&str, &str, &str)]) -> Turn {
   let mut events: Vec<ModelEvent> = calls
     .iter()
-    .map(|(id, name, args)| ModelEvent::ToolCall { id: (*id).into(), name: (*name).into(), arguments: (*args).into() })
+    .map(|(id, name, args)| ModelEvent::ToolCall {
+      id: (*id).into(),
+      name: (*name).into(),
+      arguments: (*args).into(),
+    })
     .collect();
-  events.push(ModelEvent::Finish { reason: FinishReason::ToolCalls, usage: usage(20, 8) });
+  events.push(ModelEvent::Finish {
+    reason: FinishReason::ToolCalls,
+    usage: usage(20, 8),
+  });
   Turn::Events(events)
 }
 
@@ -97,7 +123,15 @@ fn add_tool(delay_ms: u64, validate: bool) -> (Arc<AddTool>, Arc<Mutex<Vec<Insta
     description: "adds".into(),
     parameters: json!({ "type": "object", "properties": { "a": { "type": "number" }, "b": { "type": "number" } }, "required": ["a", "b"] }),
   };
-  (Arc::new(AddTool { spec, delay: Duration::from_millis(delay_ms), starts: starts.clone(), validate }), starts)
+  (
+    Arc::new(AddTool {
+      spec,
+      delay: Duration::from_millis(delay_ms),
+      starts: starts.clone(),
+      validate,
+    }),
+    starts,
+  )
 }
 
 impl Tool for AddTool {
@@ -107,7 +141,11 @@ impl Tool for AddTool {
   fn validate_in_core(&self) -> bool {
     self.validate
   }
-  fn call(&self, req: ToolCallRequest, _cancel: CancellationToken) -> BoxFuture<'static, ToolOutcome> {
+  fn call(
+    &self,
+    req: ToolCallRequest,
+    _cancel: CancellationToken,
+  ) -> BoxFuture<'static, ToolOutcome> {
     self.starts.lock().unwrap().push(Instant::now());
     let delay = self.delay;
     Box::pin(async move {
@@ -125,8 +163,17 @@ impl Tool for FailingTool {
   fn spec(&self) -> &ToolSpec {
     &self.0
   }
-  fn call(&self, _req: ToolCallRequest, _cancel: CancellationToken) -> BoxFuture<'static, ToolOutcome> {
-    Box::pin(async { ToolOutcome::Failed { message: "boom".into(), error: json!({ "message": "boom" }) } })
+  fn call(
+    &self,
+    _req: ToolCallRequest,
+    _cancel: CancellationToken,
+  ) -> BoxFuture<'static, ToolOutcome> {
+    Box::pin(async {
+      ToolOutcome::Failed {
+        message: "boom".into(),
+        error: json!({ "message": "boom" }),
+      }
+    })
   }
 }
 
@@ -134,7 +181,12 @@ fn config(tools: Vec<Arc<dyn Tool>>) -> RunConfig {
   RunConfig {
     run_id: "run-1".into(),
     agent_id: "agent-1".into(),
-    messages: vec![Message::System { content: "be brief".into() }, Message::user_text("what is 1+2?")],
+    messages: vec![
+      Message::System {
+        content: "be brief".into(),
+      },
+      Message::user_text("what is 1+2?"),
+    ],
     tools,
     tool_choice: ToolChoice::Auto,
     settings: ModelSettings::default(),
@@ -142,7 +194,10 @@ fn config(tools: Vec<Arc<dyn Tool>>) -> RunConfig {
     stream: true,
     max_steps: 5,
     stop_when: Vec::new(),
-    retry: RetryPolicy { initial_delay: Duration::from_millis(1), ..RetryPolicy::default() },
+    retry: RetryPolicy {
+      initial_delay: Duration::from_millis(1),
+      ..RetryPolicy::default()
+    },
     tool_concurrency: 10,
     provider_options: json!({}),
   }
@@ -173,7 +228,16 @@ async fn text_only_run_emits_chunks_in_order() {
   assert_eq!(out.usage, usage(10, 5));
   assert_eq!(
     chunk_types(&mut rx),
-    ["start", "step-start", "response-metadata", "text-start", "text-delta", "text-end", "step-finish", "finish"]
+    [
+      "start",
+      "step-start",
+      "response-metadata",
+      "text-start",
+      "text-delta",
+      "text-end",
+      "step-finish",
+      "finish"
+    ]
   );
   // The response messages hold the assistant turn; `messages` drops the system prompt.
   assert_eq!(out.response.messages.len(), 1);
@@ -184,19 +248,45 @@ async fn text_only_run_emits_chunks_in_order() {
 async fn tool_loop_runs_parallel_calls_concurrently_and_feeds_results_back() {
   let (tool, starts) = add_tool(150, true);
   let model = ScriptedModel::new(vec![
-    calls_turn(&[("c1", "add", r#"{"a":1,"b":2}"#), ("c2", "add", r#"{"a":3,"b":4}"#)]),
+    calls_turn(&[
+      ("c1", "add", r#"{"a":1,"b":2}"#),
+      ("c2", "add", r#"{"a":3,"b":4}"#),
+    ]),
     text_turn("3 and 7"),
   ]);
   let started = Instant::now();
-  let out = run_agent(config(vec![tool]), model.clone(), Emitter::new("run-1".into(), None), CancellationToken::new()).await;
+  let out = run_agent(
+    config(vec![tool]),
+    model.clone(),
+    Emitter::new("run-1".into(), None),
+    CancellationToken::new(),
+  )
+  .await;
   assert!(out.error.is_none(), "{:?}", out.error);
   assert_eq!(out.steps.len(), 2);
   assert_eq!(out.tool_calls.len(), 2);
-  assert_eq!(out.tool_results[0]["payload"]["result"], json!({ "sum": 3.0 }));
-  assert_eq!(out.tool_results[1]["payload"]["result"], json!({ "sum": 7.0 }));
-  assert_eq!(out.total_usage, Usage { input_tokens: 30, output_tokens: 13, total_tokens: 43, ..Usage::default() });
+  assert_eq!(
+    out.tool_results[0]["payload"]["result"],
+    json!({ "sum": 3.0 })
+  );
+  assert_eq!(
+    out.tool_results[1]["payload"]["result"],
+    json!({ "sum": 7.0 })
+  );
+  assert_eq!(
+    out.total_usage,
+    Usage {
+      input_tokens: 30,
+      output_tokens: 13,
+      total_tokens: 43,
+      ..Usage::default()
+    }
+  );
   let s = starts.lock().unwrap();
-  assert!(s[1].duration_since(s[0]) < Duration::from_millis(100), "calls did not overlap");
+  assert!(
+    s[1].duration_since(s[0]) < Duration::from_millis(100),
+    "calls did not overlap"
+  );
   assert!(started.elapsed() < Duration::from_millis(290));
   // Second request carries the assistant tool calls and both results, in call order.
   let requests = model.requests.lock().unwrap();
@@ -209,54 +299,127 @@ async fn tool_loop_runs_parallel_calls_concurrently_and_feeds_results_back() {
 #[tokio::test]
 async fn invalid_arguments_and_failures_become_results_the_model_sees() {
   let (tool, starts) = add_tool(0, true);
-  let failing = Arc::new(FailingTool(ToolSpec { name: "explode".into(), description: String::new(), parameters: json!({}) }));
+  let failing = Arc::new(FailingTool(ToolSpec {
+    name: "explode".into(),
+    description: String::new(),
+    parameters: json!({}),
+  }));
   let model = ScriptedModel::new(vec![
-    calls_turn(&[("c1", "add", r#"{"a":"x"}"#), ("c2", "add", "{not json"), ("c3", "explode", "{}"), ("c4", "nope", "{}")]),
+    calls_turn(&[
+      ("c1", "add", r#"{"a":"x"}"#),
+      ("c2", "add", "{not json"),
+      ("c3", "explode", "{}"),
+      ("c4", "nope", "{}"),
+    ]),
     text_turn("done"),
   ]);
-  let out = run_agent(config(vec![tool, failing]), model.clone(), Emitter::new("run-1".into(), None), CancellationToken::new()).await;
+  let out = run_agent(
+    config(vec![tool, failing]),
+    model.clone(),
+    Emitter::new("run-1".into(), None),
+    CancellationToken::new(),
+  )
+  .await;
   assert!(out.error.is_none());
-  assert!(starts.lock().unwrap().is_empty(), "an invalid call must not run the tool");
+  assert!(
+    starts.lock().unwrap().is_empty(),
+    "an invalid call must not run the tool"
+  );
   // Validation failures are results (Mastra puts them in toolResults); failures are not.
   assert_eq!(out.tool_results.len(), 2);
   assert_eq!(out.tool_results[0]["payload"]["result"]["error"], true);
-  let msg = out.tool_results[1]["payload"]["result"]["message"].as_str().unwrap();
+  let msg = out.tool_results[1]["payload"]["result"]["message"]
+    .as_str()
+    .unwrap();
   assert!(msg.contains("not valid JSON"), "{msg}");
   let requests = model.requests.lock().unwrap();
   let tool_msg = serde_json::to_value(&requests[1].messages[3]).unwrap();
-  assert_eq!(tool_msg["content"][2]["output"], json!({ "type": "error-text", "value": "boom" }));
+  assert_eq!(
+    tool_msg["content"][2]["output"],
+    json!({ "type": "error-text", "value": "boom" })
+  );
   let unknown = tool_msg["content"][3]["output"]["value"].as_str().unwrap();
-  assert!(unknown.starts_with("Tool \"nope\" not found. Available tools: add, explode"), "{unknown}");
+  assert!(
+    unknown.starts_with("Tool \"nope\" not found. Available tools: add, explode"),
+    "{unknown}"
+  );
 }
 
 #[tokio::test]
 async fn retries_retryable_errors_then_succeeds_and_gives_up_on_400() {
-  let http = |status| ModelError::Http { provider: "p".into(), status, body: "x".into(), retry_after: None };
-  let model = ScriptedModel::new(vec![Turn::Fail(http(500)), Turn::Fail(http(429)), text_turn("ok")]);
-  let out = run_agent(config(vec![]), model, Emitter::new("r".into(), None), CancellationToken::new()).await;
+  let http = |status| ModelError::Http {
+    provider: "p".into(),
+    status,
+    body: "x".into(),
+    retry_after: None,
+  };
+  let model = ScriptedModel::new(vec![
+    Turn::Fail(http(500)),
+    Turn::Fail(http(429)),
+    text_turn("ok"),
+  ]);
+  let out = run_agent(
+    config(vec![]),
+    model,
+    Emitter::new("r".into(), None),
+    CancellationToken::new(),
+  )
+  .await;
   assert_eq!(out.text, "ok");
 
   let model = ScriptedModel::new(vec![Turn::Fail(http(400)), text_turn("never")]);
-  let out = run_agent(config(vec![]), model.clone(), Emitter::new("r".into(), None), CancellationToken::new()).await;
+  let out = run_agent(
+    config(vec![]),
+    model.clone(),
+    Emitter::new("r".into(), None),
+    CancellationToken::new(),
+  )
+  .await;
   let err = out.error.unwrap();
   assert_eq!(err.code, ErrorCode::ProviderHttp);
   assert_eq!(err.status, Some(400));
   assert_eq!(model.requests.lock().unwrap().len(), 1);
 
-  let model = ScriptedModel::new(vec![Turn::Fail(http(503)), Turn::Fail(http(503)), Turn::Fail(http(503)), text_turn("late")]);
-  let out = run_agent(config(vec![]), model.clone(), Emitter::new("r".into(), None), CancellationToken::new()).await;
+  let model = ScriptedModel::new(vec![
+    Turn::Fail(http(503)),
+    Turn::Fail(http(503)),
+    Turn::Fail(http(503)),
+    text_turn("late"),
+  ]);
+  let out = run_agent(
+    config(vec![]),
+    model.clone(),
+    Emitter::new("r".into(), None),
+    CancellationToken::new(),
+  )
+  .await;
   assert_eq!(out.error.map(|e| e.status), Some(Some(503)));
-  assert_eq!(model.requests.lock().unwrap().len(), 3, "1 try + maxRetries (2)");
+  assert_eq!(
+    model.requests.lock().unwrap().len(),
+    3,
+    "1 try + maxRetries (2)"
+  );
 }
 
 #[tokio::test]
 async fn retry_after_is_honoured() {
   let model = ScriptedModel::new(vec![
-    Turn::Fail(ModelError::Http { provider: "p".into(), status: 429, body: String::new(), retry_after: Some(Duration::from_millis(300)) }),
+    Turn::Fail(ModelError::Http {
+      provider: "p".into(),
+      status: 429,
+      body: String::new(),
+      retry_after: Some(Duration::from_millis(300)),
+    }),
     text_turn("ok"),
   ]);
   let started = Instant::now();
-  let out = run_agent(config(vec![]), model, Emitter::new("r".into(), None), CancellationToken::new()).await;
+  let out = run_agent(
+    config(vec![]),
+    model,
+    Emitter::new("r".into(), None),
+    CancellationToken::new(),
+  )
+  .await;
   assert_eq!(out.text, "ok");
   assert!(started.elapsed() >= Duration::from_millis(300));
 }
@@ -271,9 +434,17 @@ async fn abort_mid_request_ends_with_aborted_and_an_abort_chunk() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     c.cancel();
   });
-  let out = tokio::time::timeout(Duration::from_secs(2), run_agent(config(vec![]), model, emitter, cancel)).await.unwrap();
+  let out = tokio::time::timeout(
+    Duration::from_secs(2),
+    run_agent(config(vec![]), model, emitter, cancel),
+  )
+  .await
+  .unwrap();
   assert_eq!(out.error.map(|e| e.code), Some(ErrorCode::Aborted));
-  assert_eq!(chunk_types(&mut rx).last().map(String::as_str), Some("abort"));
+  assert_eq!(
+    chunk_types(&mut rx).last().map(String::as_str),
+    Some("abort")
+  );
 }
 
 #[tokio::test]
@@ -283,7 +454,13 @@ async fn max_steps_executes_the_last_calls_and_ends_with_tool_calls() {
   let model = ScriptedModel::new(vec![turn(), turn(), turn()]);
   let mut cfg = config(vec![tool]);
   cfg.max_steps = 2;
-  let out = run_agent(cfg, model, Emitter::new("r".into(), None), CancellationToken::new()).await;
+  let out = run_agent(
+    cfg,
+    model,
+    Emitter::new("r".into(), None),
+    CancellationToken::new(),
+  )
+  .await;
   assert!(out.error.is_none());
   assert_eq!(out.steps.len(), 2);
   assert_eq!(starts.lock().unwrap().len(), 2);
@@ -298,23 +475,43 @@ async fn stop_conditions_end_the_loop_early() {
   let model = ScriptedModel::new(vec![turn(), turn(), turn()]);
   let mut cfg = config(vec![tool.clone()]);
   cfg.stop_when = vec![StopCondition::HasToolCall("add".into())];
-  let out = run_agent(cfg, model, Emitter::new("r".into(), None), CancellationToken::new()).await;
+  let out = run_agent(
+    cfg,
+    model,
+    Emitter::new("r".into(), None),
+    CancellationToken::new(),
+  )
+  .await;
   assert_eq!(out.steps.len(), 1);
   assert!(!out.steps[0].is_continued);
 
   let model = ScriptedModel::new(vec![turn(), turn(), turn()]);
   let mut cfg = config(vec![tool]);
   cfg.stop_when = vec![StopCondition::StepCount(2)];
-  let out = run_agent(cfg, model, Emitter::new("r".into(), None), CancellationToken::new()).await;
+  let out = run_agent(
+    cfg,
+    model,
+    Emitter::new("r".into(), None),
+    CancellationToken::new(),
+  )
+  .await;
   assert_eq!(out.steps.len(), 2);
   assert!(out.steps[0].is_continued);
 }
 
 #[tokio::test]
 async fn truncated_stream_fails_with_partial_text_kept() {
-  let model = ScriptedModel::new(vec![Turn::Events(vec![ModelEvent::TextDelta("par".into())])]);
+  let model = ScriptedModel::new(vec![Turn::Events(vec![ModelEvent::TextDelta(
+    "par".into(),
+  )])]);
   // A stream ending without Finish is accepted (providers report truncation themselves)...
-  let out = run_agent(config(vec![]), model, Emitter::new("r".into(), None), CancellationToken::new()).await;
+  let out = run_agent(
+    config(vec![]),
+    model,
+    Emitter::new("r".into(), None),
+    CancellationToken::new(),
+  )
+  .await;
   assert_eq!(out.text, "par");
   // ...while a provider error mid-stream fails the run and keeps what arrived.
   struct Broken;
@@ -325,16 +522,32 @@ async fn truncated_stream_fails_with_partial_text_kept() {
     fn model_id(&self) -> &str {
       "b"
     }
-    fn call(&self, _r: ModelRequest, _c: CancellationToken) -> BoxFuture<'_, Result<ModelStream, ModelError>> {
+    fn call(
+      &self,
+      _r: ModelRequest,
+      _c: CancellationToken,
+    ) -> BoxFuture<'_, Result<ModelStream, ModelError>> {
       Box::pin(async {
-        let events = vec![Ok(ModelEvent::TextDelta("half".into())), Err(ModelError::Truncated("cut".into()))];
+        let events = vec![
+          Ok(ModelEvent::TextDelta("half".into())),
+          Err(ModelError::Truncated("cut".into())),
+        ];
         Ok(Box::pin(futures::stream::iter(events)) as ModelStream)
       })
     }
   }
   let (emitter, mut rx) = collect_chunks();
-  let out = run_agent(config(vec![]), Arc::new(Broken), emitter, CancellationToken::new()).await;
-  assert_eq!(out.error.map(|e| e.code), Some(ErrorCode::ProviderStreamTruncated));
+  let out = run_agent(
+    config(vec![]),
+    Arc::new(Broken),
+    emitter,
+    CancellationToken::new(),
+  )
+  .await;
+  assert_eq!(
+    out.error.map(|e| e.code),
+    Some(ErrorCode::ProviderStreamTruncated)
+  );
   assert_eq!(out.text, "half");
   assert_eq!(out.finish_reason, FinishReason::Error);
   let types = chunk_types(&mut rx);
@@ -349,7 +562,13 @@ async fn run_future_is_send_and_static() {
   let calls = Arc::new(AtomicUsize::new(0));
   let c = calls.clone();
   let handle = tokio::spawn(async move {
-    let out = run_agent(config(vec![]), model, Emitter::new("r".into(), None), CancellationToken::new()).await;
+    let out = run_agent(
+      config(vec![]),
+      model,
+      Emitter::new("r".into(), None),
+      CancellationToken::new(),
+    )
+    .await;
     c.fetch_add(1, Ordering::SeqCst);
     out.text
   });

@@ -17,7 +17,12 @@ impl StopHook for JsStopHook {
     let f = self.0.clone();
     Box::pin(async move {
       let run = async { f.call_async_catch(steps.to_string()).await?.await };
-      run.await.map_err(|e| LumosError::new(ErrorCode::HookFailed, format!("stopWhen threw: {}", e.reason)))
+      run.await.map_err(|e| {
+        LumosError::new(
+          ErrorCode::HookFailed,
+          format!("stopWhen threw: {}", e.reason),
+        )
+      })
     })
   }
 }

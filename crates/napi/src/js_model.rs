@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-pub type ModelBridgeFn = ThreadsafeFunction<String, Promise<String>, String, napi::Status, false, true>;
+pub type ModelBridgeFn =
+  ThreadsafeFunction<String, Promise<String>, String, napi::Status, false, true>;
 
 pub struct JsModel {
   provider: String,
@@ -22,7 +23,11 @@ pub struct JsModel {
 
 impl JsModel {
   pub fn new(provider: String, model_id: String, bridge: ModelBridgeFn) -> Self {
-    JsModel { provider, model_id, bridge: Arc::new(bridge) }
+    JsModel {
+      provider,
+      model_id,
+      bridge: Arc::new(bridge),
+    }
   }
 }
 
@@ -50,13 +55,33 @@ struct BridgeAnswer {
 #[serde(tag = "type", rename_all = "kebab-case")]
 enum BridgeEvent {
   #[serde(rename_all = "camelCase")]
-  Metadata { id: Option<String>, model_id: Option<String> },
-  Text { delta: String },
-  Reasoning { delta: String },
-  ToolInputStart { id: String, name: String },
-  ToolInputDelta { id: String, delta: String },
-  ToolCall { id: String, name: String, input: String },
-  Finish { reason: String, usage: Usage },
+  Metadata {
+    id: Option<String>,
+    model_id: Option<String>,
+  },
+  Text {
+    delta: String,
+  },
+  Reasoning {
+    delta: String,
+  },
+  ToolInputStart {
+    id: String,
+    name: String,
+  },
+  ToolInputDelta {
+    id: String,
+    delta: String,
+  },
+  ToolCall {
+    id: String,
+    name: String,
+    input: String,
+  },
+  Finish {
+    reason: String,
+    usage: Usage,
+  },
 }
 
 impl From<BridgeEvent> for ModelEvent {
@@ -67,8 +92,15 @@ impl From<BridgeEvent> for ModelEvent {
       BridgeEvent::Reasoning { delta } => ModelEvent::ReasoningDelta(delta),
       BridgeEvent::ToolInputStart { id, name } => ModelEvent::ToolInputStart { id, name },
       BridgeEvent::ToolInputDelta { id, delta } => ModelEvent::ToolInputDelta { id, delta },
-      BridgeEvent::ToolCall { id, name, input } => ModelEvent::ToolCall { id, name, arguments: input },
-      BridgeEvent::Finish { reason, usage } => ModelEvent::Finish { reason: FinishReason::from_provider(&reason), usage },
+      BridgeEvent::ToolCall { id, name, input } => ModelEvent::ToolCall {
+        id,
+        name,
+        arguments: input,
+      },
+      BridgeEvent::Finish { reason, usage } => ModelEvent::Finish {
+        reason: FinishReason::from_provider(&reason),
+        usage,
+      },
     }
   }
 }
@@ -89,7 +121,8 @@ async fn ask(bridge: &ModelBridgeFn, op: String) -> Result<BridgeAnswer, ModelEr
   let text = async { bridge.call_async_catch(op).await?.await }
     .await
     .map_err(|e| ModelError::Bridge(format!("the JS model bridge failed: {}", e.reason)))?;
-  serde_json::from_str(&text).map_err(|e| ModelError::Bridge(format!("the JS model bridge answered malformed JSON: {e}")))
+  serde_json::from_str(&text)
+    .map_err(|e| ModelError::Bridge(format!("the JS model bridge answered malformed JSON: {e}")))
 }
 
 struct PullState {
@@ -110,14 +143,20 @@ impl Model for JsModel {
     &self.model_id
   }
 
-  fn call(&self, request: ModelRequest, cancel: CancellationToken) -> BoxFuture<'_, Result<ModelStream, ModelError>> {
+  fn call(
+    &self,
+    request: ModelRequest,
+    cancel: CancellationToken,
+  ) -> BoxFuture<'_, Result<ModelStream, ModelError>> {
     Box::pin(async move {
       let op = json!({ "op": "start", "request": request }).to_string();
       let first = ask(&self.bridge, op).await?;
       if let Some(e) = first.error {
         return Err(to_model_error(&self.provider, e));
       }
-      let id = first.id.ok_or_else(|| ModelError::Bridge("the JS model bridge did not return a stream id".into()))?;
+      let id = first.id.ok_or_else(|| {
+        ModelError::Bridge("the JS model bridge did not return a stream id".into())
+      })?;
       let state = PullState {
         bridge: self.bridge.clone(),
         provider: self.provider.clone(),
@@ -152,7 +191,8 @@ impl Model for JsModel {
                 return Some((Err(to_model_error(&s.provider, e)), s));
               }
               s.done = a.done;
-              s.buffered.extend(a.events.into_iter().map(ModelEvent::from));
+              s.buffered
+                .extend(a.events.into_iter().map(ModelEvent::from));
             }
             Err(e) => {
               s.done = true;

@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-pub type ToolDispatchFn = ThreadsafeFunction<String, Promise<String>, String, napi::Status, false, true>;
+pub type ToolDispatchFn =
+  ThreadsafeFunction<String, Promise<String>, String, napi::Status, false, true>;
 
 pub struct JsTool {
   pub spec: ToolSpec,
@@ -37,7 +38,11 @@ impl Tool for JsTool {
     self.validate
   }
 
-  fn call(&self, request: ToolCallRequest, cancel: CancellationToken) -> BoxFuture<'static, ToolOutcome> {
+  fn call(
+    &self,
+    request: ToolCallRequest,
+    cancel: CancellationToken,
+  ) -> BoxFuture<'static, ToolOutcome> {
     let dispatch = self.dispatch.clone();
     Box::pin(async move {
       let payload = json!({
@@ -63,7 +68,10 @@ impl Tool for JsTool {
           Ok(Answer::Error { message, error }) => ToolOutcome::Failed { message, error },
           Err(e) => failed(&format!("the tool dispatcher answered malformed JSON: {e}")),
         },
-        Err(e) => failed(&format!("could not call the tool in JavaScript: {}", e.reason)),
+        Err(e) => failed(&format!(
+          "could not call the tool in JavaScript: {}",
+          e.reason
+        )),
       }
     })
   }

@@ -36,11 +36,15 @@ impl BindingModel {
       id: config.id,
       url: config.url,
       api_key: config.api_key,
-      headers: config.headers.map(|h| h.into_iter().collect()).unwrap_or_default(),
+      headers: config
+        .headers
+        .map(|h| h.into_iter().collect())
+        .unwrap_or_default(),
       connect_timeout_ms: config.connect_timeout_ms.map(u64::from),
       read_timeout_ms: config.read_timeout_ms.map(u64::from),
     };
-    let inner = resolve_model(&cfg, &|name| std::env::var(name).ok()).map_err(|e| to_napi(e.into_lumos()))?;
+    let inner =
+      resolve_model(&cfg, &|name| std::env::var(name).ok()).map_err(|e| to_napi(e.into_lumos()))?;
     Ok(BindingModel { inner })
   }
 
@@ -50,10 +54,19 @@ impl BindingModel {
   pub fn bridge(
     provider: String,
     model_id: String,
-    #[napi(ts_arg_type = "(op: string) => Promise<string>")] bridge: Function<String, Promise<String>>,
+    #[napi(ts_arg_type = "(op: string) => Promise<string>")] bridge: Function<
+      String,
+      Promise<String>,
+    >,
   ) -> napi::Result<BindingModel> {
-    let tsfn: ModelBridgeFn = bridge.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?;
-    Ok(BindingModel { inner: Arc::new(JsModel::new(provider, model_id, tsfn)) })
+    let tsfn: ModelBridgeFn = bridge
+      .build_threadsafe_function()
+      .weak::<true>()
+      .callee_handled::<false>()
+      .build()?;
+    Ok(BindingModel {
+      inner: Arc::new(JsModel::new(provider, model_id, tsfn)),
+    })
   }
 
   #[napi(getter)]

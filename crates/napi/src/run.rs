@@ -28,10 +28,19 @@ pub struct BindingToolHost {
 impl BindingToolHost {
   #[napi(constructor)]
   pub fn new(
-    #[napi(ts_arg_type = "(call: string) => Promise<string>")] dispatch: Function<String, Promise<String>>,
+    #[napi(ts_arg_type = "(call: string) => Promise<string>")] dispatch: Function<
+      String,
+      Promise<String>,
+    >,
   ) -> napi::Result<Self> {
-    let tsfn: ToolDispatchFn = dispatch.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?;
-    Ok(BindingToolHost { dispatch: Arc::new(tsfn) })
+    let tsfn: ToolDispatchFn = dispatch
+      .build_threadsafe_function()
+      .weak::<true>()
+      .callee_handled::<false>()
+      .build()?;
+    Ok(BindingToolHost {
+      dispatch: Arc::new(tsfn),
+    })
   }
 }
 
@@ -49,13 +58,16 @@ pub fn start_run(
   model: &BindingModel,
   tools: Option<&BindingToolHost>,
   request_json: String,
-  #[napi(ts_arg_type = "((steps: string) => Promise<boolean>) | undefined | null")] stop_hook: Option<
-    Function<String, Promise<bool>>,
-  >,
+  #[napi(ts_arg_type = "((steps: string) => Promise<boolean>) | undefined | null")]
+  stop_hook: Option<Function<String, Promise<bool>>>,
 ) -> napi::Result<BindingRun> {
   let hook: Option<Arc<dyn lumos_core::StopHook>> = match stop_hook {
     Some(f) => {
-      let tsfn: StopHookFn = f.build_threadsafe_function().weak::<true>().callee_handled::<false>().build()?;
+      let tsfn: StopHookFn = f
+        .build_threadsafe_function()
+        .weak::<true>()
+        .callee_handled::<false>()
+        .build()?;
       Some(Arc::new(JsStopHook(Arc::new(tsfn))))
     }
     None => None,
@@ -67,7 +79,11 @@ pub fn start_run(
   let dispatch = dispatch.clone();
   let make_tool = move |decl: &lumos_core::ToolDecl| -> Arc<dyn Tool> {
     match &dispatch {
-      Some(d) => Arc::new(JsTool { spec: decl.spec(), validate: decl.validate, dispatch: d.clone() }),
+      Some(d) => Arc::new(JsTool {
+        spec: decl.spec(),
+        validate: decl.validate,
+        dispatch: d.clone(),
+      }),
       None => Arc::new(MissingTool(decl.spec())),
     }
   };
@@ -91,14 +107,22 @@ pub fn start_run(
       Ok((run_id, _, config)) => {
         let emitter = Emitter::new(run_id, chunk_tx);
         let output = run_agent(config, model, emitter, run_cancel).await;
-        serde_json::to_string(&output)
-          .unwrap_or_else(|e| error_output(&LumosError::new(lumos_core::ErrorCode::Internal, e.to_string())))
+        serde_json::to_string(&output).unwrap_or_else(|e| {
+          error_output(&LumosError::new(
+            lumos_core::ErrorCode::Internal,
+            e.to_string(),
+          ))
+        })
       }
       Err(e) => error_output(&e),
     };
     let _ = result_tx.send(Some(Arc::new(text)));
   });
-  Ok(BindingRun { cancel, chunks: chunk_rx, result: result_rx })
+  Ok(BindingRun {
+    cancel,
+    chunks: chunk_rx,
+    result: result_rx,
+  })
 }
 
 fn error_output(e: &LumosError) -> String {
@@ -119,7 +143,10 @@ impl Tool for MissingTool {
   ) -> futures::future::BoxFuture<'static, lumos_core::ToolOutcome> {
     let message = format!("tool '{}' has no executor", self.0.name);
     Box::pin(async move {
-      lumos_core::ToolOutcome::Failed { error: serde_json::json!({ "message": message }), message }
+      lumos_core::ToolOutcome::Failed {
+        error: serde_json::json!({ "message": message }),
+        message,
+      }
     })
   }
 }
@@ -129,9 +156,13 @@ impl BindingRun {
   /// The next batch of chunks as a JSON array, or `null` when the run has ended.
   #[napi]
   pub async fn next(&self) -> napi::Result<Option<String>> {
-    let Some(rx) = &self.chunks else { return Ok(None) };
+    let Some(rx) = &self.chunks else {
+      return Ok(None);
+    };
     let mut rx = rx.lock().await;
-    let Some(first) = rx.recv().await else { return Ok(None) };
+    let Some(first) = rx.recv().await else {
+      return Ok(None);
+    };
     let mut batch = String::with_capacity(first.len() + 2);
     batch.push('[');
     batch.push_str(&first);
@@ -152,8 +183,16 @@ impl BindingRun {
   #[napi]
   pub async fn result(&self) -> napi::Result<String> {
     let mut rx = self.result.clone();
-    let value = rx.wait_for(Option::is_some).await.map_err(|_| internal("the run ended without a result"))?;
-    Ok(value.as_ref().map(|s| s.as_str().to_string()).unwrap_or_default())
+    let value = rx
+      .wait_for(Option::is_some)
+      .await
+      .map_err(|_| internal("the run ended without a result"))?;
+    Ok(
+      value
+        .as_ref()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default(),
+    )
   }
 
   /// Cancels the run: in-flight HTTP is dropped and tool calls are abandoned.
