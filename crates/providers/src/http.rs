@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures::StreamExt;
 use lumos_core::model::{ModelError, ModelEvent, ModelStream};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::sse::{SseEvent, SseParser};
@@ -536,6 +537,30 @@ impl<D: SseDecoder> SseDriver<D> {
 }
 
 /// A streaming (SSE) response as model events.
+/// One model call: POST the body, then decode the answer as SSE or as one JSON document,
+/// whichever the provider sent (a server may ignore `stream: true`).
+pub(crate) async fn call_endpoint<D, F>(
+  endpoint: &Arc<Endpoint>,
+  body: Value,
+  asked_stream: bool,
+  cancel: CancellationToken,
+  decoder: D,
+  parse: F,
+) -> Result<ModelStream, ModelError>
+where
+  D: SseDecoder,
+  F: FnOnce(&str) -> Result<Vec<ModelEvent>, ModelError> + Send + 'static,
+{
+  let bytes = serde_json::to_vec(&body)
+    .map_err(|e| ModelError::Config(format!("could not encode the request: {e}")))?;
+  let response = endpoint.post_json(bytes, &cancel).await?;
+  if is_event_stream(&response, asked_stream) {
+    Ok(sse_stream(endpoint.clone(), response, cancel, decoder))
+  } else {
+    Ok(json_stream(endpoint.clone(), response, cancel, parse))
+  }
+}
+
 pub(crate) fn sse_stream<D: SseDecoder>(
   endpoint: Arc<Endpoint>,
   response: reqwest::Response,

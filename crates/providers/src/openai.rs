@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::ProviderConfig;
 use crate::http::{
-  Endpoint, SseDecoder, excerpt, fresh_call_id, header_map, is_event_stream, json_stream,
-  merge_provider_options, parse_json, secret_header, shared_client, sse_stream,
+  Endpoint, SseDecoder, call_endpoint, excerpt, fresh_call_id, header_map, merge_provider_options,
+  parse_json, secret_header, shared_client,
 };
 use crate::sse::SseEvent;
 
@@ -148,21 +148,17 @@ impl Model for OpenAiCompatibleModel {
     request: ModelRequest,
     cancel: CancellationToken,
   ) -> BoxFuture<'_, Result<ModelStream, ModelError>> {
-    Box::pin(async move {
-      let body = serde_json::to_vec(&self.request_body(&request))
-        .map_err(|e| ModelError::Config(format!("could not encode the request: {e}")))?;
-      let response = self.endpoint.post_json(body, &cancel).await?;
-      let endpoint = self.endpoint.clone();
-      if is_event_stream(&response, request.stream) {
-        let decoder = ChatDecoder::new(endpoint.provider.clone());
-        Ok(sse_stream(endpoint, response, cancel, decoder))
-      } else {
-        let provider = endpoint.provider.clone();
-        Ok(json_stream(endpoint, response, cancel, move |text| {
-          parse_completion(&provider, text)
-        }))
-      }
-    })
+    let provider = self.endpoint.provider.clone();
+    let decoder = ChatDecoder::new(provider.clone());
+    let body = self.request_body(&request);
+    Box::pin(call_endpoint(
+      &self.endpoint,
+      body,
+      request.stream,
+      cancel,
+      decoder,
+      move |text| parse_completion(&provider, text),
+    ))
   }
 }
 
