@@ -175,7 +175,7 @@ impl Endpoint {
       return self.timeout_error();
     }
     ModelError::Truncated(format!(
-      "{} stream ended early: {}",
+      "{} response ended early (the connection closed mid-body): {}",
       self.provider,
       error_chain(e)
     ))

@@ -184,7 +184,7 @@ async fn openai_stream_cut_mid_event_is_truncated() {
     .await;
     let (events, e) = stream_err(&openai(&server), true).await;
     assert!(
-      matches!(&e, ModelError::Truncated(m) if m.contains("openai stream ended early")),
+      matches!(&e, ModelError::Truncated(m) if m.starts_with("openai ") && m.contains("ended early")),
       "{framing:?}: {e:?}"
     );
     assert!(matches!(events[0], ModelEvent::Metadata { .. }));
@@ -236,7 +236,7 @@ async fn anthropic_stream_without_message_stop_is_truncated() {
     .await;
     let (events, e) = stream_err(&anthropic(&server), true).await;
     assert!(
-      matches!(&e, ModelError::Truncated(m) if m.contains("anthropic stream ended early")),
+      matches!(&e, ModelError::Truncated(m) if m.starts_with("anthropic ") && m.contains("ended early")),
       "{e:?}"
     );
     // The tool call was complete (content_block_stop came), so it was already delivered.
