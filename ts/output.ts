@@ -131,8 +131,9 @@ export interface StreamCallbacks {
 
 /** Pulls chunk batches from the native run, invoking callbacks, until the run ends. */
 export async function pumpChunks(run: BindingRun, callbacks: StreamCallbacks, sink: (c: Chunk) => void, beforeFinish?: () => Promise<Chunk | undefined>): Promise<void> {
-  let stepIndex = 0
-  let steps: any[] | undefined
+  let stepNumber = 0
+  let toolCalls: Chunk[] = []
+  let toolResults: Chunk[] = []
   for (;;) {
     const batch = await run.next()
     if (batch == null) return
@@ -147,14 +148,25 @@ export async function pumpChunks(run: BindingRun, callbacks: StreamCallbacks, si
       }
       sink(chunk)
       await callbacks.onChunk?.(chunk)
-      if (chunk.type === 'step-finish' && callbacks.onStepFinish) {
-        steps ??= []
-        const p = chunk.payload
-        const step = { stepNumber: stepIndex++, text: p.output?.text ?? '', finishReason: p.stepResult?.reason, usage: p.output?.usage, isContinued: p.stepResult?.isContinued, response: p.metadata, toolCalls: [], toolResults: [] }
-        steps.push(step)
-        await callbacks.onStepFinish(step)
+      switch (chunk.type) {
+        case 'tool-call':
+          toolCalls.push(chunk)
+          break
+        case 'tool-result':
+          toolResults.push(chunk)
+          break
+        case 'step-finish': {
+          const p = chunk.payload
+          const step = { stepNumber: stepNumber++, text: p.output?.text ?? '', toolCalls, toolResults, finishReason: p.stepResult?.reason, usage: p.output?.usage, isContinued: p.stepResult?.isContinued, response: p.metadata }
+          toolCalls = []
+          toolResults = []
+          await callbacks.onStepFinish?.(step)
+          break
+        }
+        case 'error':
+          await callbacks.onError?.({ error: chunk.payload.error })
+          break
       }
-      if (chunk.type === 'error') await callbacks.onError?.({ error: chunk.payload.error })
     }
   }
 }
