@@ -21,6 +21,8 @@ pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(300);
 const ERROR_BODY_CAP: usize = 8 * 1024;
 /// Largest non-streaming body accepted.
 const JSON_BODY_CAP: usize = 64 * 1024 * 1024;
+/// Largest single SSE event held in memory; a server streaming one endless event is cut off.
+const SSE_EVENT_CAP: usize = 16 * 1024 * 1024;
 /// After the provider's end marker, how long the rest of the body (the chunked terminator) may
 /// take to arrive; reading it lets the connection go back to the pool.
 const DRAIN_LIMIT: Duration = Duration::from_millis(200);
@@ -468,6 +470,14 @@ impl<D: SseDecoder> SseDriver<D> {
         Ok(Some(bytes)) => {
           self.parser.push(&bytes);
           self.pump(false);
+          if self.phase == Phase::Reading && self.parser.pending_len() > SSE_EVENT_CAP {
+            self.error = Some(ModelError::Malformed(format!(
+              "{} sent a stream event larger than {} MiB; the stream was closed",
+              self.endpoint.provider,
+              SSE_EVENT_CAP >> 20
+            )));
+            self.phase = Phase::Closed;
+          }
         }
         Ok(None) => {
           self.parser.finish();

@@ -49,6 +49,11 @@ impl SseParser {
     self.finished = true;
   }
 
+  /// Bytes held for the event being built (unsplit input plus assembled data), to cap memory.
+  pub fn pending_len(&self) -> usize {
+    self.buf.len() - self.start + self.data.len()
+  }
+
   /// Whether bytes or a partly built event are still held (for truncation reports).
   pub fn has_pending(&self) -> bool {
     self.start < self.buf.len() || self.has_data

@@ -293,6 +293,20 @@ async fn malformed_data_line() {
 }
 
 #[tokio::test]
+async fn oversized_stream_event_is_rejected_not_buffered() {
+  // One `data:` line of 17 MiB with no end: the client must give up, not grow without bound.
+  let mut sse = String::from("data: {\"x\":\"");
+  sse.push_str(&"a".repeat(17 * 1024 * 1024));
+  let server = MockServer::start(vec![Reply::sse(sse).pieces(&[1 << 20])]).await;
+  let (events, e) = stream_err(&openai(&server), true).await;
+  assert!(events.is_empty());
+  match e {
+    ModelError::Malformed(m) => assert!(m.contains("larger than 16 MiB"), "{m}"),
+    other => panic!("{other:?}"),
+  }
+}
+
+#[tokio::test]
 async fn malformed_json_body() {
   let server = MockServer::start(vec![
     Reply::json(200, "<html>gateway says hi</html>"),
