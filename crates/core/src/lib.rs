@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod chunk;
+pub mod embed;
 pub mod error;
 pub mod json_repair;
 pub mod message;
@@ -17,6 +18,7 @@ pub mod tool;
 
 pub use agent::{RunConfig, RunOutput, StepResult, StopCondition, StopHook, run_agent};
 pub use chunk::Emitter;
+pub use embed::{Embedder, Embeddings};
 pub use error::{ErrorCode, LumosError};
 pub use message::{Message, Part, ToolOutput, parse_messages};
 pub use model::{
