@@ -229,6 +229,15 @@ export function hasToolCall(name: string): StopCondition {
   return f
 }
 
+/** Options Lumos does not implement yet fail loudly instead of being silently ignored. */
+function unsupported(options: Record<string, unknown>, keys: string[], where: string): void {
+  for (const key of keys) {
+    if (options[key] !== undefined && options[key] !== false) {
+      throw new ConfigError('NOT_SUPPORTED', `${where}: \`${key}\` is not supported by this version of Lumos yet (see COMPAT.md); remove it or use @mastra/core for this agent`)
+    }
+  }
+}
+
 async function resolveDynamic<T>(value: Dynamic<T>, requestContext: RequestContext, mastra: unknown): Promise<T> {
   return typeof value === 'function' ? await (value as any)({ requestContext, mastra }) : value
 }
@@ -242,6 +251,7 @@ export class Agent {
   constructor(config: AgentConfig) {
     if (!config || typeof config.id !== 'string' || !config.id) throw new ConfigError('INVALID_INPUT', 'new Agent() needs an `id` (a non-empty string)')
     if (config.model == null) throw new ConfigError('MODEL_CONFIG_INVALID', `agent '${config.id}' needs a \`model\` ('openai/gpt-4o-mini', { id, url, apiKey } or an AI SDK model)`)
+    unsupported(config, ['memory', 'workflows', 'agents', 'inputProcessors', 'outputProcessors'], `new Agent({ id: '${config.id}' })`)
     this.id = config.id
     this.name = config.name ?? config.id
     this.#config = config
@@ -310,6 +320,7 @@ export class Agent {
     const defaults = await resolveDynamic(this.#config.defaultOptions ?? {}, requestContext, this.#mastra)
     const opts: AgentExecutionOptions = { ...defaults, ...options, modelSettings: { ...defaults.modelSettings, ...options.modelSettings } }
     if (opts.abortSignal?.aborted) throw new AbortError()
+    unsupported(opts, ['memory', 'prepareStep', 'requireToolApproval'], `agent '${this.id}' generate/stream`)
 
     const [instructions, modelConfig, toolRecord] = await Promise.all([
       opts.instructions !== undefined ? opts.instructions : resolveDynamic(this.#config.instructions ?? '', requestContext, this.#mastra),
