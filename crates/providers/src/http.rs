@@ -183,6 +183,37 @@ impl Endpoint {
     ))
   }
 
+  /// Reads a whole (non-streaming) body of at most `cap` bytes, honouring cancellation.
+  pub async fn read_body(
+    &self,
+    response: &mut reqwest::Response,
+    cancel: &CancellationToken,
+    cap: usize,
+  ) -> Result<Vec<u8>, ModelError> {
+    let mut body = Vec::new();
+    loop {
+      let chunk = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => return Err(ModelError::Aborted),
+        c = response.chunk() => c,
+      };
+      match chunk {
+        Ok(Some(bytes)) => {
+          body.extend_from_slice(&bytes);
+          if body.len() > cap {
+            return Err(ModelError::Malformed(format!(
+              "{} sent a response body larger than {} MiB",
+              self.provider,
+              cap >> 20
+            )));
+          }
+        }
+        Ok(None) => return Ok(body),
+        Err(e) => return Err(self.body_error(&e)),
+      }
+    }
+  }
+
   async fn http_error(
     &self,
     mut response: reqwest::Response,
@@ -606,28 +637,13 @@ where
 {
   let check = cancel.clone();
   let events = async move {
-    let mut body = Vec::new();
-    loop {
-      let chunk = tokio::select! {
-        biased;
-        _ = cancel.cancelled() => return vec![Err(ModelError::Aborted)],
-        c = response.chunk() => c,
-      };
-      match chunk {
-        Ok(Some(bytes)) => {
-          body.extend_from_slice(&bytes);
-          if body.len() > JSON_BODY_CAP {
-            return vec![Err(ModelError::Malformed(format!(
-              "{} sent a response body larger than {} MiB",
-              endpoint.provider,
-              JSON_BODY_CAP >> 20
-            )))];
-          }
-        }
-        Ok(None) => break,
-        Err(e) => return vec![Err(endpoint.body_error(&e))],
-      }
-    }
+    let body = match endpoint
+      .read_body(&mut response, &cancel, JSON_BODY_CAP)
+      .await
+    {
+      Ok(body) => body,
+      Err(e) => return vec![Err(e)],
+    };
     let text = String::from_utf8_lossy(&body);
     match parse(&text) {
       Ok(events) => events.into_iter().map(Ok).collect(),

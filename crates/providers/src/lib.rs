@@ -4,10 +4,14 @@
 //!   OpenAI and every OpenAI-compatible server (DeepSeek, Groq, Ollama, OpenRouter, …).
 //! - [`AnthropicModel`]: Anthropic Messages (`POST {base}/messages`).
 //! - [`resolve_model`]: turns a `provider/model` id plus options into one of the above.
+//! - [`OpenAiEmbeddingModel`]: OpenAI Embeddings (`POST {base}/embeddings`), a
+//!   `lumos_core::Embedder`; [`resolve_embedder`] is its router.
 //!
-//! No retries happen here: the agent loop retries `ModelError::Http` using `retry_after`.
+//! Chat models do not retry: the agent loop retries `ModelError::Http` using `retry_after`.
+//! Embeddings have no loop around them, so [`OpenAiEmbeddingModel`] retries each request itself.
 
 mod anthropic;
+mod embed;
 mod http;
 mod openai;
 mod router;
@@ -16,11 +20,14 @@ pub mod sse;
 use std::time::Duration;
 
 pub use anthropic::AnthropicModel;
+pub use embed::{
+  DEFAULT_MAX_PARALLEL, EmbeddingOptions, OPENAI_MAX_BATCH, OpenAiEmbeddingModel, decode_base64_f32,
+};
 pub use http::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, parse_http_date, parse_retry_after};
 pub use openai::OpenAiCompatibleModel;
 pub use router::{
   ModelConfig, ProviderInfo, ProviderKind, find_provider, provider_table, resolve_config,
-  resolve_model,
+  resolve_embedder, resolve_embedder_with, resolve_model,
 };
 
 /// How to reach one model over HTTP. `Debug` leaves the API key out.

@@ -32,23 +32,7 @@ pub struct OpenAiCompatibleModel {
 
 impl OpenAiCompatibleModel {
   pub fn new(config: ProviderConfig) -> Result<Self, ModelError> {
-    let client = shared_client(config.connect_timeout, config.read_timeout)?;
-    let mut headers = HeaderMap::new();
-    if let Some(key) = config.api_key.as_deref().filter(|k| !k.is_empty()) {
-      headers.insert(
-        AUTHORIZATION,
-        secret_header(&format!("Bearer {key}"), "API key")?,
-      );
-    }
-    headers.extend(header_map(&config.headers)?);
-    let endpoint = Endpoint {
-      url: config.endpoint_url("chat/completions"),
-      provider: config.provider.clone(),
-      headers,
-      client,
-      connect_timeout: config.connect_timeout,
-      read_timeout: config.read_timeout,
-    };
+    let endpoint = bearer_endpoint(&config, "chat/completions")?;
     Ok(OpenAiCompatibleModel {
       max_completion_tokens: config.provider == "openai",
       endpoint: Arc::new(endpoint),
@@ -132,6 +116,27 @@ impl OpenAiCompatibleModel {
     merge_provider_options(&mut body, &request.provider_options);
     Value::Object(body)
   }
+}
+
+/// An endpoint of an OpenAI-style API (`Authorization: Bearer <key>`, then the user's headers).
+pub(crate) fn bearer_endpoint(config: &ProviderConfig, path: &str) -> Result<Endpoint, ModelError> {
+  let client = shared_client(config.connect_timeout, config.read_timeout)?;
+  let mut headers = HeaderMap::new();
+  if let Some(key) = config.api_key.as_deref().filter(|k| !k.is_empty()) {
+    headers.insert(
+      AUTHORIZATION,
+      secret_header(&format!("Bearer {key}"), "API key")?,
+    );
+  }
+  headers.extend(header_map(&config.headers)?);
+  Ok(Endpoint {
+    url: config.endpoint_url(path),
+    provider: config.provider.clone(),
+    headers,
+    client,
+    connect_timeout: config.connect_timeout,
+    read_timeout: config.read_timeout,
+  })
 }
 
 impl Model for OpenAiCompatibleModel {
@@ -424,7 +429,7 @@ fn content_texts(content: &Value, emit: &mut dyn FnMut(bool, &str)) {
 }
 
 /// An `error` object inside a 200 response or a stream.
-fn reported_error(provider: &str, error: &Value) -> ModelError {
+pub(crate) fn reported_error(provider: &str, error: &Value) -> ModelError {
   let message = error
     .get("message")
     .and_then(Value::as_str)

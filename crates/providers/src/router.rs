@@ -3,10 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use lumos_core::embed::Embedder;
 use lumos_core::model::{Model, ModelError};
 
 use crate::http::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT};
-use crate::{AnthropicModel, OpenAiCompatibleModel, ProviderConfig};
+use crate::{
+  AnthropicModel, EmbeddingOptions, OpenAiCompatibleModel, OpenAiEmbeddingModel, ProviderConfig,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProviderKind {
@@ -180,6 +183,48 @@ pub fn resolve_model(
     ProviderKind::Anthropic => Ok(Arc::new(AnthropicModel::new(config)?)),
     ProviderKind::OpenAiCompatible => Ok(Arc::new(OpenAiCompatibleModel::new(config)?)),
   }
+}
+
+/// Builds the embedding model for `cfg` (e.g. `openai/text-embedding-3-small`), with default
+/// options. Every OpenAI-compatible provider works (the server decides whether it has the model);
+/// Anthropic has no embeddings endpoint.
+pub fn resolve_embedder(
+  cfg: &ModelConfig,
+  env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Arc<dyn Embedder>, ModelError> {
+  resolve_embedder_with(cfg, env, &EmbeddingOptions::default())
+}
+
+/// [`resolve_embedder`] with `dimensions`, batch size, parallelism and retries set.
+pub fn resolve_embedder_with(
+  cfg: &ModelConfig,
+  env: &dyn Fn(&str) -> Option<String>,
+  options: &EmbeddingOptions,
+) -> Result<Arc<dyn Embedder>, ModelError> {
+  // Said before any missing-key error: no key would make Anthropic embeddings work.
+  let named = cfg
+    .id
+    .trim()
+    .split_once('/')
+    .and_then(|(p, _)| find_provider(p.trim()));
+  if let Some(info) = named.filter(|i| i.kind == ProviderKind::Anthropic) {
+    return Err(no_embeddings(info.name, cfg.id.trim()));
+  }
+  let (config, kind) = resolve_config(cfg, env)?;
+  match kind {
+    ProviderKind::Anthropic => Err(no_embeddings(&config.provider, cfg.id.trim())),
+    ProviderKind::OpenAiCompatible => Ok(Arc::new(OpenAiEmbeddingModel::with_options(
+      config, options,
+    )?)),
+  }
+}
+
+fn no_embeddings(provider: &str, id: &str) -> ModelError {
+  ModelError::Config(format!(
+    "{provider} has no embeddings API, so '{id}' cannot embed text. Use an embedding model of \
+     another provider, e.g. 'openai/text-embedding-3-small', or any OpenAI-compatible server \
+     with an /embeddings endpoint (a provider name other than 'anthropic' plus `url`)."
+  ))
 }
 
 /// The connection settings and wire format `resolve_model` would use, without building a model.
@@ -418,6 +463,79 @@ mod tests {
     assert!(!format!("{c:?}").contains("sk-secret"));
     let (pc, _) = resolve_config(&c, &env_of(&[])).unwrap();
     assert!(!format!("{pc:?}").contains("sk-secret"));
+  }
+
+  fn embedder_error(r: Result<Arc<dyn Embedder>, ModelError>) -> String {
+    match r {
+      Err(ModelError::Config(m)) => m,
+      Err(other) => panic!("expected a config error, got {other:?}"),
+      Ok(e) => panic!(
+        "expected a config error, got an embedder for {}",
+        e.provider()
+      ),
+    }
+  }
+
+  #[test]
+  fn resolves_embedders() {
+    let env = env_of(&[("OPENAI_API_KEY", "sk-1"), ("MISTRAL_API_KEY", "m")]);
+    let e = resolve_embedder(&cfg("openai/text-embedding-3-small"), &env).unwrap();
+    assert_eq!(
+      (e.provider(), e.model_id(), e.max_batch()),
+      ("openai", "text-embedding-3-small", 2048)
+    );
+    let e = resolve_embedder(&cfg("mistral/mistral-embed"), &env).unwrap();
+    assert_eq!((e.provider(), e.model_id()), ("mistral", "mistral-embed"));
+    let e = resolve_embedder(&cfg("ollama/nomic-embed-text"), &env).unwrap();
+    assert_eq!(e.provider(), "ollama");
+    let c = ModelConfig {
+      id: "acme/embed-1".into(),
+      url: Some("http://127.0.0.1:9/v1".into()),
+      ..Default::default()
+    };
+    let options = EmbeddingOptions {
+      max_batch: Some(100),
+      ..Default::default()
+    };
+    let e = resolve_embedder_with(&c, &env_of(&[]), &options).unwrap();
+    assert_eq!((e.provider(), e.max_batch()), ("acme", 100));
+
+    let msg = embedder_error(resolve_embedder(
+      &cfg("openai/text-embedding-3-small"),
+      &env_of(&[]),
+    ));
+    assert!(msg.contains("OPENAI_API_KEY"), "{msg}");
+    let msg = embedder_error(resolve_embedder(&cfg("acme/embed"), &env));
+    assert!(msg.contains("unknown provider 'acme'"), "{msg}");
+    let bad_dims = EmbeddingOptions {
+      dimensions: Some(0),
+      ..Default::default()
+    };
+    let msg = embedder_error(resolve_embedder_with(
+      &cfg("openai/text-embedding-3-small"),
+      &env,
+      &bad_dims,
+    ));
+    assert!(msg.contains("dimensions"), "{msg}");
+  }
+
+  #[test]
+  fn anthropic_has_no_embeddings() {
+    for env in [env_of(&[]), env_of(&[("ANTHROPIC_API_KEY", "a")])] {
+      let msg = embedder_error(resolve_embedder(&cfg("anthropic/claude-sonnet-4-5"), &env));
+      assert!(
+        msg.contains("anthropic has no embeddings API")
+          && msg.contains("openai/text-embedding-3-small"),
+        "{msg}"
+      );
+    }
+    let c = ModelConfig {
+      id: "Anthropic/claude".into(),
+      url: Some("http://127.0.0.1:9/v1".into()),
+      ..Default::default()
+    };
+    let msg = embedder_error(resolve_embedder(&c, &env_of(&[])));
+    assert!(msg.contains("no embeddings API"), "{msg}");
   }
 
   #[test]

@@ -173,6 +173,9 @@ impl Recorded {
   }
 }
 
+/// Answers one recorded request (for replies that depend on what was asked).
+pub type Handler = Arc<dyn Fn(&Recorded) -> Reply + Send + Sync>;
+
 pub struct MockServer {
   base: String,
   requests: Arc<Mutex<Vec<Recorded>>>,
@@ -189,17 +192,32 @@ impl Drop for MockServer {
 impl MockServer {
   /// Serves `replies` in order, one per request, on 127.0.0.1 (keep-alive connections).
   pub async fn start(replies: Vec<Reply>) -> MockServer {
+    let queue = Mutex::new(VecDeque::from(replies));
+    MockServer::start_with(move |_| {
+      queue
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or_else(|| Reply::json(500, r#"{"error":"the mock server has no reply left"}"#))
+    })
+    .await
+  }
+
+  /// Answers every request with `handler(request)`.
+  pub async fn start_with(
+    handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+  ) -> MockServer {
+    let handler: Handler = Arc::new(handler);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let requests = Arc::new(Mutex::new(Vec::new()));
     let connections = Arc::new(AtomicUsize::new(0));
-    let queue = Arc::new(Mutex::new(VecDeque::from(replies)));
     let (req2, conn2) = (requests.clone(), connections.clone());
     let task = tokio::spawn(async move {
       let mut handlers = Vec::new();
       while let Ok((socket, _)) = listener.accept().await {
         conn2.fetch_add(1, Ordering::SeqCst);
-        handlers.push(tokio::spawn(serve(socket, queue.clone(), req2.clone())));
+        handlers.push(tokio::spawn(serve(socket, handler.clone(), req2.clone())));
       }
     });
     MockServer {
@@ -266,18 +284,12 @@ async fn read_request(socket: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Recor
   })
 }
 
-async fn serve(
-  mut socket: TcpStream,
-  queue: Arc<Mutex<VecDeque<Reply>>>,
-  requests: Arc<Mutex<Vec<Recorded>>>,
-) {
+async fn serve(mut socket: TcpStream, handler: Handler, requests: Arc<Mutex<Vec<Recorded>>>) {
   let _ = socket.set_nodelay(true);
   let mut buf = Vec::new();
   while let Some(request) = read_request(&mut socket, &mut buf).await {
+    let reply = handler(&request);
     requests.lock().unwrap().push(request);
-    let reply = queue.lock().unwrap().pop_front();
-    let reply =
-      reply.unwrap_or_else(|| Reply::json(500, r#"{"error":"the mock server has no reply left"}"#));
     if !write_reply(&mut socket, &reply).await {
       return;
     }
