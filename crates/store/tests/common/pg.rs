@@ -1,0 +1,212 @@
+//! A throwaway PostgreSQL server for tests: `initdb` into a temp dir, `pg_ctl start` on a free
+//! port (TCP on 127.0.0.1 and a socket in the temp dir), stopped and removed on drop. As root
+//! (initdb refuses root), the server runs as the `postgres` user through `runuser`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct PgServer {
+  dir: tempfile::TempDir,
+  bin: PathBuf,
+  run_as: Option<String>,
+  pub port: u16,
+}
+
+fn find_bin_dir() -> Option<PathBuf> {
+  if let Some(path) = std::env::var_os("PATH") {
+    for dir in std::env::split_paths(&path) {
+      if dir.join("initdb").is_file() && dir.join("pg_ctl").is_file() {
+        return Some(dir);
+      }
+    }
+  }
+  let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+    .ok()?
+    .flatten()
+    .filter_map(|e| {
+      let version: u32 = e.file_name().to_str()?.split('.').next()?.parse().ok()?;
+      let bin = e.path().join("bin");
+      (bin.join("initdb").is_file() && bin.join("pg_ctl").is_file()).then_some((version, bin))
+    })
+    .collect();
+  found.sort();
+  found.pop().map(|(_, bin)| bin)
+}
+
+fn is_root() -> bool {
+  Command::new("id")
+    .arg("-u")
+    .output()
+    .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    .unwrap_or(false)
+}
+
+fn user_exists(name: &str) -> bool {
+  Command::new("id")
+    .arg("-u")
+    .arg(name)
+    .output()
+    .map(|o| o.status.success())
+    .unwrap_or(false)
+}
+
+fn free_port() -> u16 {
+  let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+  l.local_addr().expect("local addr").port()
+}
+
+impl PgServer {
+  /// Starts a server, or prints why not and returns `None` when PostgreSQL is not installed.
+  pub fn start() -> Option<PgServer> {
+    let Some(bin) = find_bin_dir() else {
+      println!(
+        "skipped: no PostgreSQL binaries (initdb/pg_ctl not on PATH nor under /usr/lib/postgresql/*/bin)"
+      );
+      return None;
+    };
+    let run_as = if is_root() {
+      if !user_exists("postgres") {
+        println!("skipped: running as root and there is no 'postgres' user to run initdb as");
+        return None;
+      }
+      Some("postgres".to_string())
+    } else {
+      None
+    };
+    let dir = tempfile::Builder::new()
+      .prefix("lumos-pg-")
+      .tempdir_in("/tmp")
+      .expect("temp dir");
+    if let Some(user) = &run_as {
+      let ok = Command::new("chown")
+        .arg(user)
+        .arg(dir.path())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+      assert!(ok, "chown {} to {user} failed", dir.path().display());
+    }
+    let server = PgServer {
+      dir,
+      bin,
+      run_as,
+      port: free_port(),
+    };
+    let data = server.data();
+    server.run(
+      "initdb",
+      &[
+        "-D",
+        data.to_str().unwrap(),
+        "-U",
+        "postgres",
+        "--auth=trust",
+        "--no-sync",
+        "-E",
+        "UTF8",
+        "--no-instructions",
+      ],
+    );
+    let opts = format!(
+      "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+      server.port,
+      server.dir.path().display()
+    );
+    let log = server.dir.path().join("server.log");
+    server.run(
+      "pg_ctl",
+      &[
+        "-D",
+        data.to_str().unwrap(),
+        "-l",
+        log.to_str().unwrap(),
+        "-o",
+        &opts,
+        "-w",
+        "-t",
+        "60",
+        "start",
+      ],
+    );
+    Some(server)
+  }
+
+  fn data(&self) -> PathBuf {
+    self.dir.path().join("data")
+  }
+
+  fn command(&self, tool: &str, args: &[&str]) -> Command {
+    let exe = self.bin.join(tool);
+    let mut c = match &self.run_as {
+      Some(user) => {
+        let mut c = Command::new("runuser");
+        c.arg("-u").arg(user).arg("--").arg(exe).args(args);
+        c
+      }
+      None => {
+        let mut c = Command::new(exe);
+        c.args(args);
+        c
+      }
+    };
+    c.current_dir(Path::new("/tmp"));
+    c
+  }
+
+  fn run(&self, tool: &str, args: &[&str]) {
+    let out = self
+      .command(tool, args)
+      .output()
+      .unwrap_or_else(|e| panic!("cannot run {tool}: {e}"));
+    if !out.status.success() {
+      let log = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+      panic!(
+        "{tool} failed ({}):\n{}\n{}\nserver.log:\n{log}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+      );
+    }
+  }
+
+  /// `postgres://postgres@127.0.0.1:<port>/<db>`
+  pub fn url(&self, db: &str) -> String {
+    format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
+  }
+
+  /// Creates a fresh database and returns its URL.
+  pub async fn create_db(&self, name: &str) -> String {
+    let (client, conn) = tokio_postgres::connect(&self.url("postgres"), tokio_postgres::NoTls)
+      .await
+      .expect("connect");
+    let task = tokio::spawn(conn);
+    client
+      .batch_execute(&format!(
+        "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
+      ))
+      .await
+      .expect("create db");
+    drop(client);
+    let _ = task.await;
+    self.url(name)
+  }
+}
+
+impl Drop for PgServer {
+  fn drop(&mut self) {
+    let data = self.data();
+    let _ = self
+      .command(
+        "pg_ctl",
+        &[
+          "-D",
+          data.to_str().unwrap_or_default(),
+          "-m",
+          "immediate",
+          "-w",
+          "stop",
+        ],
+      )
+      .output();
+  }
+}
