@@ -363,7 +363,8 @@ impl Graph {
           cur.push(node);
         } else {
           let mut cands: Vec<Cand> = cur.iter().map(|&x| Cand(st.node_dist(nb, x), x)).collect();
-          cands.push(Cand(st.node_dist(nb, node), node));
+          let dn = st.node_dist(nb, node);
+          cands.push(Cand(dn, node));
           cands.sort();
           cur = self.select(st, &cands, cap);
         }

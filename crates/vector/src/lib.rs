@@ -116,10 +116,11 @@ impl Default for StoreOptions {
     StoreOptions {
       hnsw: HnswParams::default(),
       exact_threshold: 10_000,
+      // Half the cores (at least one): upserts and queries keep the rest.
       builder_threads: std::thread::available_parallelism()
-        .map(|n| n.get())
+        .map(|n| n.get() / 2)
         .unwrap_or(1)
-        .min(4),
+        .clamp(1, 4),
       compact_log_bytes: 256 << 20,
     }
   }
@@ -651,6 +652,7 @@ impl Index {
   fn query(
     &self,
     opts: &StoreOptions,
+    ef_search: usize,
     q: &[f32],
     top_k: usize,
     filter: Option<&Filter>,
@@ -686,7 +688,7 @@ impl Index {
       self.exact(&d, &dist, &matches, 0..n, top_k, &mut heap);
     } else {
       let prefix = d.prefix;
-      let ef = opts.hnsw.ef_search.max(top_k);
+      let ef = ef_search.max(top_k);
       let accept = |s: u32| s < prefix && d.ids[s as usize].is_some() && matches(s);
       let budget = if filter.is_some() {
         (ef * 64).max(20_000)
@@ -739,6 +741,7 @@ struct Shared {
   work: Mutex<u64>,
   cv: Condvar,
   stop: AtomicBool,
+  ef_search: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -837,6 +840,7 @@ impl VectorStore {
         }
       }
     }
+    let opts_ef = opts.hnsw.ef_search;
     let shared = Arc::new(Shared {
       dir: dir.map(Path::to_path_buf),
       opts,
@@ -844,6 +848,7 @@ impl VectorStore {
       work: Mutex::new(0),
       cv: Condvar::new(),
       stop: AtomicBool::new(false),
+      ef_search: std::sync::atomic::AtomicUsize::new(opts_ef),
     });
     let mut builders = Vec::new();
     for i in 0..shared.opts.builder_threads {
@@ -1079,6 +1084,7 @@ impl VectorStore {
     };
     ix.query(
       &self.shared.opts,
+      self.shared.ef_search.load(Ordering::Relaxed),
       query,
       top_k,
       compiled.as_ref(),
@@ -1194,6 +1200,11 @@ impl VectorStore {
       }
       std::thread::sleep(Duration::from_millis(1));
     }
+  }
+
+  /// Change the search beam width (recall/speed trade-off) for later queries.
+  pub fn set_ef_search(&self, ef: usize) {
+    self.shared.ef_search.store(ef.max(1), Ordering::Relaxed);
   }
 
   /// Approximate heap bytes used by an index (vectors, graph, ids, metadata).
