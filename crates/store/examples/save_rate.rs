@@ -15,7 +15,12 @@ fn message(thread: &str, i: usize) -> StoredMessage {
     id: format!("{thread}-{i:08}"),
     thread_id: thread.into(),
     resource_id: Some("user-1".into()),
-    role: if i % 2 == 0 { "user" } else { "assistant" }.into(),
+    role: if i.is_multiple_of(2) {
+      "user"
+    } else {
+      "assistant"
+    }
+    .into(),
     r#type: Some("v2".into()),
     created_at: 1_770_000_000_000 + i as i64,
     content: serde_json::json!({
@@ -56,20 +61,35 @@ async fn run(label: &str, store: Arc<dyn Storage>, total: usize) {
 }
 
 fn main() {
-  let total: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200_000);
-  let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+  let total: usize = std::env::args()
+    .nth(1)
+    .and_then(|a| a.parse().ok())
+    .unwrap_or(200_000);
+  let rt = tokio::runtime::Builder::new_multi_thread()
+    .worker_threads(2)
+    .enable_all()
+    .build()
+    .unwrap();
   rt.block_on(async {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bench.db");
-    let sqlite = SqliteStore::open(path.to_str().unwrap(), SqliteOptions::default()).await.unwrap();
+    let sqlite = SqliteStore::open(path.to_str().unwrap(), SqliteOptions::default())
+      .await
+      .unwrap();
     run("sqlite (synchronous=NORMAL)", Arc::new(sqlite), total).await;
-    let full = SqliteOptions { synchronous: lumos_store::Synchronous::Full, ..Default::default() };
+    let full = SqliteOptions {
+      synchronous: lumos_store::Synchronous::Full,
+      ..Default::default()
+    };
     let path = dir.path().join("bench-full.db");
-    let sqlite = SqliteStore::open(path.to_str().unwrap(), full).await.unwrap();
+    let sqlite = SqliteStore::open(path.to_str().unwrap(), full)
+      .await
+      .unwrap();
     run("sqlite (synchronous=FULL)", Arc::new(sqlite), total).await;
-    #[cfg(any())] // PG_PENDING
     if let Ok(url) = std::env::var("LUMOS_PG_URL") {
-      let pg = lumos_store::PostgresStore::connect(&url, Default::default()).await.unwrap();
+      let pg = lumos_store::PostgresStore::connect(&url, Default::default())
+        .await
+        .unwrap();
       run("postgres", Arc::new(pg), total).await;
     }
   });

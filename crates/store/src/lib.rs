@@ -97,9 +97,8 @@ pub trait Storage: Send + Sync {
 /// `STORE_UNSUPPORTED_URL` error.
 pub async fn open_store(url: &str) -> Result<Arc<dyn Storage>> {
   if postgres::is_postgres_url(url) {
-    PostgresStore::connect(url, PostgresOptions::default()).await?;
-    Err(StoreError::UnsupportedUrl(
-      "PostgreSQL is not implemented yet".into(),
+    Ok(Arc::new(
+      PostgresStore::connect(url, PostgresOptions::default()).await?,
     ))
   } else {
     Ok(Arc::new(

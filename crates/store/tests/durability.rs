@@ -18,9 +18,15 @@ const CHILD_ROUND: &str = "LUMOS_STORE_DURABILITY_CHILD_ROUND";
 #[test]
 #[ignore = "child process of sigkill_loses_no_acknowledged_message"]
 fn durability_writer_child() {
-  let Some(db) = std::env::var_os(CHILD_DB) else { return };
+  let Some(db) = std::env::var_os(CHILD_DB) else {
+    return;
+  };
   let round = std::env::var(CHILD_ROUND).unwrap_or_default();
-  let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+  let rt = tokio::runtime::Builder::new_multi_thread()
+    .worker_threads(2)
+    .enable_all()
+    .build()
+    .unwrap();
   rt.block_on(async move {
     let store = SqliteStore::open(db.to_str().unwrap(), SqliteOptions::default()).await.unwrap();
     let thread = Thread {
@@ -69,7 +75,13 @@ fn sigkill_loses_no_acknowledged_message() {
   let mut acked: Vec<String> = Vec::new();
   for round in 0..3 {
     let mut child = Command::new(&exe)
-      .args(["durability_writer_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+      .args([
+        "durability_writer_child",
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+      ])
       .env(CHILD_DB, &db)
       .env(CHILD_ROUND, round.to_string())
       .stdout(Stdio::piped())
@@ -110,18 +122,31 @@ fn sigkill_loses_no_acknowledged_message() {
         acked.push(id.to_string());
       }
     }
-    eprintln!("round {round}: killed after {} acknowledged messages in total", acked.len());
+    eprintln!(
+      "round {round}: killed after {} acknowledged messages in total",
+      acked.len()
+    );
   }
 
-  let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+  let rt = tokio::runtime::Builder::new_current_thread()
+    .enable_all()
+    .build()
+    .unwrap();
   rt.block_on(async {
-    let store = SqliteStore::open(db.to_str().unwrap(), SqliteOptions::default()).await.unwrap();
+    let store = SqliteStore::open(db.to_str().unwrap(), SqliteOptions::default())
+      .await
+      .unwrap();
     assert_eq!(store.integrity_check().await.unwrap(), "ok");
     let store: Arc<dyn Storage> = Arc::new(store);
     let found = store.get_messages_by_ids(&acked).await.unwrap();
     let found: std::collections::HashSet<String> = found.into_iter().map(|m| m.id).collect();
     let missing: Vec<&String> = acked.iter().filter(|id| !found.contains(*id)).collect();
-    assert!(missing.is_empty(), "{} acknowledged messages lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    assert!(
+      missing.is_empty(),
+      "{} acknowledged messages lost, e.g. {:?}",
+      missing.len(),
+      &missing[..missing.len().min(5)]
+    );
     assert!(acked.len() >= 3, "the writer acknowledged something");
   });
 }

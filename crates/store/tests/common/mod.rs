@@ -531,7 +531,9 @@ pub async fn include_context_windows(s: Store) {
   // t2's messages share timestamps with t1's (saved later: higher sequence), so they interleave.
   assert_eq!(
     ids(&p.messages),
-    ["t1-m9", "t1-m8", "t1-m7", "t2-m1", "t1-m1", "t2-m0", "t1-m0"]
+    [
+      "t1-m9", "t1-m8", "t1-m7", "t2-m1", "t1-m1", "t2-m0", "t1-m0"
+    ]
   );
   // Windows at the edges.
   let p = s

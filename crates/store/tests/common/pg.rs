@@ -50,6 +50,25 @@ fn user_exists(name: &str) -> bool {
     .unwrap_or(false)
 }
 
+/// A system tool by name, also where a minimal PATH does not look (`runuser` is in /usr/sbin).
+fn system_tool(name: &str) -> PathBuf {
+  let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+    .map(|p| std::env::split_paths(&p).collect())
+    .unwrap_or_default();
+  dirs.extend(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from));
+  dirs
+    .into_iter()
+    .map(|d| d.join(name))
+    .find(|p| p.is_file())
+    .unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// Straight to stderr, past libtest's output capture: a skip must be visible in a passing run.
+fn say(text: &str) {
+  use std::io::Write;
+  let _ = writeln!(std::io::stderr(), "{text}");
+}
+
 fn free_port() -> u16 {
   let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
   l.local_addr().expect("local addr").port()
@@ -59,14 +78,14 @@ impl PgServer {
   /// Starts a server, or prints why not and returns `None` when PostgreSQL is not installed.
   pub fn start() -> Option<PgServer> {
     let Some(bin) = find_bin_dir() else {
-      println!(
-        "skipped: no PostgreSQL binaries (initdb/pg_ctl not on PATH nor under /usr/lib/postgresql/*/bin)"
+      say(
+        "skipped: no PostgreSQL binaries (initdb/pg_ctl not on PATH nor under /usr/lib/postgresql/*/bin)",
       );
       return None;
     };
     let run_as = if is_root() {
       if !user_exists("postgres") {
-        println!("skipped: running as root and there is no 'postgres' user to run initdb as");
+        say("skipped: running as root and there is no 'postgres' user to run initdb as");
         return None;
       }
       Some("postgres".to_string())
@@ -139,7 +158,7 @@ impl PgServer {
     let exe = self.bin.join(tool);
     let mut c = match &self.run_as {
       Some(user) => {
-        let mut c = Command::new("runuser");
+        let mut c = Command::new(system_tool("runuser"));
         c.arg("-u").arg(user).arg("--").arg(exe).args(args);
         c
       }
@@ -180,12 +199,12 @@ impl PgServer {
       .await
       .expect("connect");
     let task = tokio::spawn(conn);
-    client
-      .batch_execute(&format!(
-        "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-      ))
-      .await
-      .expect("create db");
+    for sql in [
+      format!("DROP DATABASE IF EXISTS {name}"),
+      format!("CREATE DATABASE {name}"),
+    ] {
+      client.batch_execute(&sql).await.expect("create db");
+    }
     drop(client);
     let _ = task.await;
     self.url(name)
