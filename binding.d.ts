@@ -35,6 +35,25 @@ export declare class BindingToolHost {
   constructor(dispatch: (call: string) => Promise<string>)
 }
 
+export declare class BindingVectorStore {
+  /** Opens (or creates) a store in `dir`; no `dir` keeps everything in memory. */
+  static open(dir?: string | undefined | null): Promise<BindingVectorStore>
+  createIndex(name: string, dimension: number, metric: string, quantization?: string | undefined | null): Promise<void>
+  listIndexes(): Array<string>
+  /** `{ dimension, count, metric }` as JSON. */
+  describeIndex(name: string): string
+  deleteIndex(name: string): Promise<void>
+  /**
+   * Upserts `vectors` (flat, the index's dimension each) with optional ids and metadata (a JSON
+   * array). Returns the ids. The batch is validated whole first: a bad batch writes nothing.
+   */
+  upsert(name: string, vectors: Float32Array, ids?: Array<string> | undefined | null, metadataJson?: string | undefined | null): Promise<Array<string>>
+  /** Nearest neighbours as a JSON array of `{ id, score, metadata, vector? }`. */
+  query(name: string, query: Float32Array, topK: number, filterJson: string | undefined | null, includeVector: boolean): Promise<string>
+  updateVector(name: string, id: string, vector?: Float32Array | undefined | null, metadataJson?: string | undefined | null): Promise<boolean>
+  deleteVector(name: string, id: string): Promise<boolean>
+}
+
 export interface BindingModelConfig {
   /** `provider/model`, e.g. `openai/gpt-4o-mini`. */
   id: string

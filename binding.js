@@ -773,9 +773,10 @@ if (
   }
 }
 
-const { BindingModel, BindingRun, BindingToolHost, startRun } = nativeBinding
+const { BindingModel, BindingRun, BindingToolHost, BindingVectorStore, startRun } = nativeBinding
 export { BindingModel }
 export { BindingRun }
 export { BindingToolHost }
+export { BindingVectorStore }
 export { startRun }
 export const __napiBindingTarget = __napiLoadedBindingTarget

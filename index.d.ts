@@ -8,3 +8,5 @@ export { RequestContext } from './ts/request-context.js';
 export { ModelOutput } from './ts/output.js';
 export type { Chunk, FullOutput, Usage, StructuredOutputOptions } from './ts/output.js';
 export { LumosError, ProviderError, AbortError, StructuredOutputError, ToolExecutionError, ConfigError } from './ts/errors.js';
+export { LibSQLVector } from './ts/vector.js';
+export type { QueryResult, IndexStats } from './ts/vector.js';

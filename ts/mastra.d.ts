@@ -1,6 +1,8 @@
 import type { Agent } from './agent.js';
+import type { LibSQLVector } from './vector.js';
 export interface MastraConfig {
     agents?: Record<string, Agent>;
+    vectors?: Record<string, LibSQLVector>;
     logger?: unknown;
     [key: string]: unknown;
 }
@@ -11,6 +13,8 @@ export declare class Mastra {
     getAgentById(id: string): Agent;
     listAgents(): Record<string, Agent>;
     addAgent(agent: Agent, key?: string): void;
+    getVector(name: string): LibSQLVector;
+    listVectors(): Record<string, LibSQLVector>;
     getLogger(): unknown;
 }
 export { Mastra as Lumos };

@@ -2,9 +2,11 @@
 
 import type { Agent } from './agent.js'
 import { LumosError } from './errors.js'
+import type { LibSQLVector } from './vector.js'
 
 export interface MastraConfig {
   agents?: Record<string, Agent>
+  vectors?: Record<string, LibSQLVector>
   logger?: unknown
   [key: string]: unknown
 }
@@ -12,10 +14,12 @@ export interface MastraConfig {
 export class Mastra {
   readonly #agents: Record<string, Agent>
   readonly #logger: unknown
+  readonly #vectors: Record<string, LibSQLVector>
 
   constructor(config: MastraConfig = {}) {
     this.#agents = { ...(config.agents ?? {}) }
     this.#logger = config.logger
+    this.#vectors = { ...(config.vectors ?? {}) }
     for (const agent of Object.values(this.#agents)) agent.__registerMastra?.(this)
   }
 
@@ -38,6 +42,16 @@ export class Mastra {
   addAgent(agent: Agent, key = agent.id): void {
     this.#agents[key] = agent
     agent.__registerMastra?.(this)
+  }
+
+  getVector(name: string): LibSQLVector {
+    const vector = this.#vectors[name]
+    if (!vector) throw new LumosError('VECTOR_NOT_FOUND', `Vector store ${name} not found. Registered: ${Object.keys(this.#vectors).join(', ') || '(none)'}`)
+    return vector
+  }
+
+  listVectors(): Record<string, LibSQLVector> {
+    return { ...this.#vectors }
   }
 
   getLogger(): unknown {

@@ -8,6 +8,12 @@ pub fn to_napi(error: LumosError) -> napi::Error {
   napi::Error::new(napi::Status::GenericFailure, reason)
 }
 
+/// An error from a crate with its own stable code strings (vector, store).
+pub fn coded(code: &str, message: impl Into<String>) -> napi::Error {
+  let reason = serde_json::json!({ "code": code, "message": message.into() }).to_string();
+  napi::Error::new(napi::Status::GenericFailure, reason)
+}
+
 pub fn internal(message: impl Into<String>) -> napi::Error {
   to_napi(LumosError::new(ErrorCode::Internal, message))
 }

@@ -7,9 +7,11 @@ mod js_model;
 mod js_tool;
 mod model;
 mod run;
+mod vector;
 
 pub use model::BindingModel;
 pub use run::{BindingRun, BindingToolHost};
+pub use vector::BindingVectorStore;
 
 /// A sized tokio runtime: one worker by default (`LUMOS_WORKER_THREADS` overrides). The loop's
 /// native work is short bursts between JS callbacks; measured in bench/, a second worker added

@@ -1,0 +1,148 @@
+//! `BindingVectorStore`: the native vector index behind `LibSQLVector`. Vectors cross as one flat
+//! `Float32Array`; metadata and results as JSON. Searches run on the blocking pool, never on the
+//! JS thread or the async worker.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lumos_vector::{Metric, Quantization, VectorError, VectorStore};
+use napi::bindgen_prelude::Float32Array;
+use napi_derive::napi;
+use serde_json::{Value, json};
+
+use crate::error::{coded, internal};
+
+fn vector_err(e: VectorError) -> napi::Error {
+  coded(e.code(), e.to_string())
+}
+
+fn parse_json(text: Option<String>, what: &str) -> napi::Result<Option<Value>> {
+  match text {
+    None => Ok(None),
+    Some(t) => serde_json::from_str(&t)
+      .map(Some)
+      .map_err(|e| coded("VECTOR_INVALID_INPUT", format!("{what} is not valid JSON: {e}"))),
+  }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> napi::Result<T> + Send + 'static) -> napi::Result<T> {
+  napi::bindgen_prelude::spawn_blocking(f)
+    .await
+    .map_err(|e| internal(format!("vector task failed: {e}")))?
+}
+
+#[napi]
+pub struct BindingVectorStore {
+  inner: Arc<VectorStore>,
+}
+
+#[napi]
+impl BindingVectorStore {
+  /// Opens (or creates) a store in `dir`; no `dir` keeps everything in memory.
+  #[napi(factory)]
+  pub async fn open(dir: Option<String>) -> napi::Result<BindingVectorStore> {
+    let inner = blocking(move || VectorStore::open(dir.as_deref().map(PathBuf::from).as_deref()).map_err(vector_err)).await?;
+    Ok(BindingVectorStore { inner: Arc::new(inner) })
+  }
+
+  #[napi]
+  pub async fn create_index(&self, name: String, dimension: u32, metric: String, quantization: Option<String>) -> napi::Result<()> {
+    let store = self.inner.clone();
+    blocking(move || {
+      let metric = Metric::parse(&metric).map_err(vector_err)?;
+      let quant = match quantization.as_deref() {
+        None | Some("f32") => Quantization::F32,
+        Some("int8") | Some("i8") => Quantization::I8,
+        Some(other) => return Err(coded("VECTOR_INVALID_INPUT", format!("unknown quantization \"{other}\": use \"f32\" or \"int8\""))),
+      };
+      store.create_index(&name, dimension as usize, metric, quant).map_err(vector_err)
+    })
+    .await
+  }
+
+  #[napi]
+  pub fn list_indexes(&self) -> Vec<String> {
+    self.inner.list_indexes()
+  }
+
+  /// `{ dimension, count, metric }` as JSON.
+  #[napi]
+  pub fn describe_index(&self, name: String) -> napi::Result<String> {
+    let s = self.inner.describe_index(&name).map_err(vector_err)?;
+    Ok(json!({ "dimension": s.dimension, "count": s.count, "metric": s.metric.as_str() }).to_string())
+  }
+
+  #[napi]
+  pub async fn delete_index(&self, name: String) -> napi::Result<()> {
+    let store = self.inner.clone();
+    blocking(move || store.delete_index(&name).map_err(vector_err)).await
+  }
+
+  /// Upserts `vectors` (flat, the index's dimension each) with optional ids and metadata (a JSON
+  /// array). Returns the ids. The batch is validated whole first: a bad batch writes nothing.
+  #[napi]
+  pub async fn upsert(
+    &self,
+    name: String,
+    vectors: Float32Array,
+    ids: Option<Vec<String>>,
+    metadata_json: Option<String>,
+  ) -> napi::Result<Vec<String>> {
+    // Copy before leaving the JS thread: JS may reuse the buffer.
+    let flat = vectors.to_vec();
+    let metadata = match parse_json(metadata_json, "metadata")? {
+      None => Vec::new(),
+      Some(Value::Array(items)) => items,
+      Some(_) => return Err(coded("VECTOR_INVALID_INPUT", "metadata must be an array (one object per vector)")),
+    };
+    let store = self.inner.clone();
+    blocking(move || store.upsert(&name, ids, &flat, metadata).map_err(vector_err)).await
+  }
+
+  /// Nearest neighbours as a JSON array of `{ id, score, metadata, vector? }`.
+  #[napi]
+  pub async fn query(
+    &self,
+    name: String,
+    query: Float32Array,
+    top_k: u32,
+    filter_json: Option<String>,
+    include_vector: bool,
+  ) -> napi::Result<String> {
+    let q = query.to_vec();
+    let filter = parse_json(filter_json, "filter")?;
+    let store = self.inner.clone();
+    blocking(move || {
+      let hits = store.query(&name, &q, top_k as usize, filter.as_ref(), include_vector).map_err(vector_err)?;
+      let out: Vec<Value> = hits
+        .into_iter()
+        .map(|h| match h.vector {
+          Some(v) => json!({ "id": h.id, "score": h.score, "metadata": h.metadata, "vector": v }),
+          None => json!({ "id": h.id, "score": h.score, "metadata": h.metadata }),
+        })
+        .collect();
+      Ok(Value::Array(out).to_string())
+    })
+    .await
+  }
+
+  #[napi]
+  pub async fn update_vector(
+    &self,
+    name: String,
+    id: String,
+    vector: Option<Float32Array>,
+    metadata_json: Option<String>,
+  ) -> napi::Result<bool> {
+    let v = vector.map(|v| v.to_vec());
+    let metadata = parse_json(metadata_json, "metadata")?;
+    let store = self.inner.clone();
+    blocking(move || store.update_vector(&name, &id, v.as_deref(), metadata.as_ref()).map_err(vector_err)).await
+  }
+
+  #[napi]
+  pub async fn delete_vector(&self, name: String, id: String) -> napi::Result<bool> {
+    let store = self.inner.clone();
+    blocking(move || store.delete_vector(&name, &id).map_err(vector_err)).await
+  }
+}
