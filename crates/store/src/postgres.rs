@@ -153,7 +153,6 @@ const MIGRATIONS: &[(i64, &str)] = &[(
      content JSON NOT NULL
    );
    CREATE INDEX lumos_messages_thread_order ON lumos_messages (thread_id, created_at, seq);
-   CREATE INDEX lumos_messages_resource ON lumos_messages (resource_id);
    CREATE TABLE lumos_resources (
      id TEXT PRIMARY KEY,
      working_memory TEXT,
