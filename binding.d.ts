@@ -30,6 +30,27 @@ export declare class BindingRun {
   abort(): void
 }
 
+export declare class BindingStorage {
+  /** `file:./x.db`, a path or `:memory:` → SQLite; `postgres://…` → PostgreSQL. */
+  static open(url: string): Promise<BindingStorage>
+  get backend(): string
+  createThread(threadJson: string): Promise<string>
+  getThread(id: string): Promise<string | null>
+  listThreads(queryJson: string): Promise<string>
+  updateThread(updateJson: string): Promise<string>
+  deleteThread(id: string): Promise<void>
+  /** Resolves once the messages are durable. */
+  saveMessages(messagesJson: string): Promise<void>
+  listMessages(queryJson: string): Promise<string>
+  /** The newest `n` messages of a thread, oldest first. */
+  lastMessages(threadId: string, n: number): Promise<string>
+  getMessagesByIds(ids: Array<string>): Promise<string>
+  deleteMessages(ids: Array<string>): Promise<number>
+  cloneThread(optionsJson: string): Promise<string>
+  getResource(id: string): Promise<string | null>
+  upsertResource(upsertJson: string): Promise<string>
+}
+
 /** The JS side of an agent's tools: `dispatch(callJson)` runs one call and answers JSON. */
 export declare class BindingToolHost {
   constructor(dispatch: (call: string) => Promise<string>)

@@ -773,9 +773,10 @@ if (
   }
 }
 
-const { BindingModel, BindingRun, BindingToolHost, BindingVectorStore, startRun } = nativeBinding
+const { BindingModel, BindingRun, BindingStorage, BindingToolHost, BindingVectorStore, startRun } = nativeBinding
 export { BindingModel }
 export { BindingRun }
+export { BindingStorage }
 export { BindingToolHost }
 export { BindingVectorStore }
 export { startRun }

@@ -12,3 +12,6 @@ export type { Chunk, FullOutput, Usage, StructuredOutputOptions } from './ts/out
 export { LumosError, ProviderError, AbortError, StructuredOutputError, ToolExecutionError, ConfigError } from './ts/errors.js'
 export { LibSQLVector } from './ts/vector.js'
 export type { QueryResult, IndexStats } from './ts/vector.js'
+export { LibSQLStore, PostgresStore } from './ts/storage.js'
+export { Memory } from './ts/memory.js'
+export type { StorageThread, MastraDBMessage, MemoryOptions } from './ts/memory.js'

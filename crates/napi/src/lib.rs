@@ -7,10 +7,12 @@ mod js_model;
 mod js_tool;
 mod model;
 mod run;
+mod storage;
 mod vector;
 
 pub use model::BindingModel;
 pub use run::{BindingRun, BindingToolHost};
+pub use storage::BindingStorage;
 pub use vector::BindingVectorStore;
 
 /// A sized tokio runtime: one worker by default (`LUMOS_WORKER_THREADS` overrides). The loop's

@@ -1,0 +1,138 @@
+import { type LumosStorage } from './storage.js';
+export interface StorageThread {
+    id: string;
+    resourceId: string;
+    title?: string;
+    metadata?: Record<string, unknown>;
+    createdAt: Date;
+    updatedAt: Date;
+}
+export interface MastraDBMessage {
+    id: string;
+    role: 'user' | 'assistant' | 'system' | 'tool' | string;
+    createdAt: Date;
+    threadId?: string;
+    resourceId?: string;
+    type?: string;
+    content: {
+        format: 2;
+        parts: any[];
+        content?: string;
+        [key: string]: unknown;
+    };
+}
+export interface MemoryOptions {
+    lastMessages?: number | false;
+    semanticRecall?: boolean | Record<string, unknown>;
+    workingMemory?: {
+        enabled?: boolean;
+        scope?: 'resource' | 'thread';
+        template?: string;
+        schema?: unknown;
+    };
+    generateTitle?: boolean | Record<string, unknown>;
+    [key: string]: unknown;
+}
+export declare class Memory {
+    #private;
+    readonly options: MemoryOptions;
+    constructor(config?: {
+        storage?: LumosStorage;
+        vector?: unknown;
+        embedder?: unknown;
+        options?: MemoryOptions;
+        [key: string]: unknown;
+    });
+    get storage(): LumosStorage;
+    createThread({ resourceId, threadId, title, metadata }: {
+        resourceId: string;
+        threadId?: string;
+        title?: string;
+        metadata?: Record<string, unknown>;
+    }): Promise<StorageThread>;
+    getThreadById({ threadId }: {
+        threadId: string;
+        resourceId?: string;
+    }): Promise<StorageThread | null>;
+    listThreads(args?: {
+        page?: number;
+        perPage?: number | false;
+        orderBy?: {
+            field?: 'createdAt' | 'updatedAt';
+            direction?: 'ASC' | 'DESC';
+        };
+        filter?: {
+            resourceId?: string;
+            metadata?: Record<string, unknown>;
+        };
+        resourceId?: string;
+    }): Promise<any>;
+    updateThread({ id, title, metadata }: {
+        id: string;
+        title?: string;
+        metadata?: Record<string, unknown>;
+    }): Promise<StorageThread>;
+    deleteThread(threadId: string): Promise<void>;
+    /** Resolves once every message is durable. */
+    saveMessages({ messages }: {
+        messages: any[];
+        memoryConfig?: MemoryOptions;
+    }): Promise<{
+        messages: MastraDBMessage[];
+    }>;
+    /**
+     * A thread's messages. Without `perPage` it returns the last `lastMessages` (Mastra's default
+     * 10); pages count from the newest, each page oldest-first.
+     */
+    recall(args: {
+        threadId: string;
+        resourceId?: string;
+        page?: number;
+        perPage?: number | false;
+        include?: {
+            id: string;
+            withPreviousMessages?: number;
+            withNextMessages?: number;
+        }[];
+        vectorSearchString?: string;
+        threadConfig?: MemoryOptions;
+    }): Promise<{
+        messages: MastraDBMessage[];
+        total: any;
+        page: any;
+        perPage: any;
+        hasMore: any;
+    }>;
+    deleteMessages(ids: string | string[] | {
+        id: string;
+    }[]): Promise<void>;
+    cloneThread(args: {
+        sourceThreadId: string;
+        newThreadId?: string;
+        resourceId?: string;
+        title?: string;
+        metadata?: Record<string, unknown>;
+        options?: {
+            messageLimit?: number;
+            messageFilter?: {
+                startDate?: Date;
+                endDate?: Date;
+                messageIds?: string[];
+            };
+        };
+    }): Promise<{
+        thread: StorageThread;
+        clonedMessages: any;
+    }>;
+    /** Resource-scoped by default (shared by every thread of the resource), as in Mastra. */
+    getWorkingMemory({ threadId, resourceId }: {
+        threadId: string;
+        resourceId?: string;
+    }): Promise<string | null>;
+    updateWorkingMemory({ threadId, resourceId, workingMemory }: {
+        threadId: string;
+        resourceId?: string;
+        workingMemory: string;
+    }): Promise<void>;
+    getWorkingMemoryTemplate(): string | undefined;
+}

@@ -1,0 +1,221 @@
+// Mastra's Memory: threads, messages and working memory on a native store (SQLite by default,
+// PostgreSQL to share). Semantic recall and the agent integration come next (issue 3).
+
+import { ConfigError, LumosError } from './errors.js'
+import { LibSQLStore, type LumosStorage, native } from './storage.js'
+
+export interface StorageThread {
+  id: string
+  resourceId: string
+  title?: string
+  metadata?: Record<string, unknown>
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface MastraDBMessage {
+  id: string
+  role: 'user' | 'assistant' | 'system' | 'tool' | string
+  createdAt: Date
+  threadId?: string
+  resourceId?: string
+  type?: string
+  content: { format: 2; parts: any[]; content?: string; [key: string]: unknown }
+}
+
+export interface MemoryOptions {
+  lastMessages?: number | false
+  semanticRecall?: boolean | Record<string, unknown>
+  workingMemory?: { enabled?: boolean; scope?: 'resource' | 'thread'; template?: string; schema?: unknown }
+  generateTitle?: boolean | Record<string, unknown>
+  [key: string]: unknown
+}
+
+interface RawThread {
+  id: string
+  resourceId: string
+  title?: string
+  metadata?: Record<string, unknown>
+  createdAt: number
+  updatedAt: number
+}
+interface RawMessage {
+  id: string
+  threadId: string
+  resourceId?: string
+  role: string
+  type?: string
+  createdAt: number
+  content: MastraDBMessage['content']
+}
+
+const toThread = (t: RawThread): StorageThread => {
+  const out: StorageThread = { id: t.id, resourceId: t.resourceId, createdAt: new Date(t.createdAt), updatedAt: new Date(t.updatedAt) }
+  if (t.title !== undefined) out.title = t.title
+  if (t.metadata !== undefined) out.metadata = t.metadata
+  return out
+}
+const toMessage = (m: RawMessage): MastraDBMessage => ({ ...m, createdAt: new Date(m.createdAt) })
+const millis = (d: unknown): number | undefined => (d instanceof Date ? d.getTime() : typeof d === 'number' ? d : typeof d === 'string' ? Date.parse(d) : undefined)
+
+/** A message in any of the shapes Mastra accepts for saveMessages → the stored (format 2) shape. */
+function toStored(m: any, index: number, now: number): RawMessage {
+  if (!m || typeof m !== 'object') throw new ConfigError('INVALID_INPUT', `messages[${index}] must be a message object`)
+  if (typeof m.threadId !== 'string' || !m.threadId) throw new ConfigError('INVALID_INPUT', `messages[${index}] needs a threadId`)
+  if (typeof m.role !== 'string') throw new ConfigError('INVALID_INPUT', `messages[${index}] needs a role`)
+  let content = m.content
+  if (typeof content === 'string') content = { format: 2, parts: [{ type: 'text', text: content }], content }
+  else if (Array.isArray(content)) content = { format: 2, parts: content }
+  else if (!content || typeof content !== 'object') throw new ConfigError('INVALID_INPUT', `messages[${index}].content must be a string or { format: 2, parts }`)
+  return {
+    id: typeof m.id === 'string' && m.id ? m.id : globalThis.crypto.randomUUID(),
+    threadId: m.threadId,
+    resourceId: m.resourceId,
+    role: m.role,
+    type: m.type,
+    // Keep insertion order for messages saved in one call without timestamps.
+    createdAt: millis(m.createdAt) ?? now + index,
+    content,
+  }
+}
+
+export class Memory {
+  readonly #storage: LumosStorage | undefined
+  #defaultStorage: LumosStorage | undefined
+  readonly options: MemoryOptions
+
+  constructor(config: { storage?: LumosStorage; vector?: unknown; embedder?: unknown; options?: MemoryOptions; [key: string]: unknown } = {}) {
+    const options = { lastMessages: 10, ...(config.options ?? {}) }
+    if (options.semanticRecall) throw new ConfigError('NOT_SUPPORTED', 'Memory: semanticRecall is not supported by this version of Lumos yet (see COMPAT.md)')
+    this.#storage = config.storage
+    this.options = options
+  }
+
+  get storage(): LumosStorage {
+    this.#defaultStorage ??= this.#storage ?? new LibSQLStore({ id: 'lumos-default', url: 'file:./lumos.db' })
+    return this.#defaultStorage
+  }
+
+  async #db() {
+    return this.storage.__native()
+  }
+
+  async createThread({ resourceId, threadId, title, metadata }: { resourceId: string; threadId?: string; title?: string; metadata?: Record<string, unknown> }): Promise<StorageThread> {
+    if (typeof resourceId !== 'string' || !resourceId) throw new ConfigError('INVALID_INPUT', 'createThread needs a resourceId')
+    const db = await this.#db()
+    const now = Date.now()
+    const thread: RawThread = { id: threadId ?? globalThis.crypto.randomUUID(), resourceId, title, metadata, createdAt: now, updatedAt: now }
+    return toThread(JSON.parse(await native(() => db.createThread(JSON.stringify(thread)))))
+  }
+
+  async getThreadById({ threadId }: { threadId: string; resourceId?: string }): Promise<StorageThread | null> {
+    const db = await this.#db()
+    const json = await native(() => db.getThread(threadId))
+    return json == null ? null : toThread(JSON.parse(json))
+  }
+
+  async listThreads(args: { page?: number; perPage?: number | false; orderBy?: { field?: 'createdAt' | 'updatedAt'; direction?: 'ASC' | 'DESC' }; filter?: { resourceId?: string; metadata?: Record<string, unknown> }; resourceId?: string } = {}) {
+    const db = await this.#db()
+    const query = {
+      resourceId: args.filter?.resourceId ?? args.resourceId,
+      metadata: args.filter?.metadata,
+      page: args.page ?? 0,
+      perPage: args.perPage === false ? null : (args.perPage ?? 100),
+      orderBy: args.orderBy?.field ?? 'createdAt',
+      direction: args.orderBy?.direction ?? 'DESC',
+    }
+    const page = JSON.parse(await native(() => db.listThreads(JSON.stringify(query))))
+    return { ...page, perPage: page.perPage ?? false, threads: page.threads.map(toThread) }
+  }
+
+  async updateThread({ id, title, metadata }: { id: string; title?: string; metadata?: Record<string, unknown> }): Promise<StorageThread> {
+    const db = await this.#db()
+    return toThread(JSON.parse(await native(() => db.updateThread(JSON.stringify({ id, title, metadata })))))
+  }
+
+  async deleteThread(threadId: string): Promise<void> {
+    const db = await this.#db()
+    await native(() => db.deleteThread(threadId))
+  }
+
+  /** Resolves once every message is durable. */
+  async saveMessages({ messages }: { messages: any[]; memoryConfig?: MemoryOptions }): Promise<{ messages: MastraDBMessage[] }> {
+    if (!Array.isArray(messages)) throw new ConfigError('INVALID_INPUT', 'saveMessages needs { messages: MastraDBMessage[] }')
+    const now = Date.now()
+    const stored = messages.map((m, i) => toStored(m, i, now))
+    const db = await this.#db()
+    await native(() => db.saveMessages(JSON.stringify(stored)))
+    return { messages: stored.map(toMessage) }
+  }
+
+  /**
+   * A thread's messages. Without `perPage` it returns the last `lastMessages` (Mastra's default
+   * 10); pages count from the newest, each page oldest-first.
+   */
+  async recall(args: { threadId: string; resourceId?: string; page?: number; perPage?: number | false; include?: { id: string; withPreviousMessages?: number; withNextMessages?: number }[]; vectorSearchString?: string; threadConfig?: MemoryOptions }) {
+    if (args.vectorSearchString) throw new ConfigError('NOT_SUPPORTED', 'recall: vectorSearchString (semantic recall) is not supported by this version of Lumos yet')
+    const db = await this.#db()
+    const last = args.threadConfig?.lastMessages ?? this.options.lastMessages
+    const perPage = args.perPage === false ? null : (args.perPage ?? (last === false ? null : last))
+    const include = (args.include ?? []).map((i) => ({ id: i.id, before: i.withPreviousMessages ?? 0, after: i.withNextMessages ?? 0 }))
+    const query = { threadId: args.threadId, resourceId: args.resourceId, page: args.page ?? 0, perPage, direction: 'DESC', include }
+    const page = JSON.parse(await native(() => db.listMessages(JSON.stringify(query))))
+    const messages: MastraDBMessage[] = page.messages.map(toMessage).sort((a: MastraDBMessage, b: MastraDBMessage) => a.createdAt.getTime() - b.createdAt.getTime())
+    return { messages, total: page.total, page: page.page, perPage: page.perPage ?? false, hasMore: page.hasMore }
+  }
+
+  async deleteMessages(ids: string | string[] | { id: string }[]): Promise<void> {
+    const list = (Array.isArray(ids) ? ids : [ids]).map((i: any) => (typeof i === 'string' ? i : i.id))
+    const db = await this.#db()
+    await native(() => db.deleteMessages(list))
+  }
+
+  async cloneThread(args: { sourceThreadId: string; newThreadId?: string; resourceId?: string; title?: string; metadata?: Record<string, unknown>; options?: { messageLimit?: number; messageFilter?: { startDate?: Date; endDate?: Date; messageIds?: string[] } } }) {
+    const db = await this.#db()
+    const f = args.options?.messageFilter
+    const options = {
+      sourceThreadId: args.sourceThreadId,
+      newThreadId: args.newThreadId,
+      resourceId: args.resourceId,
+      title: args.title,
+      metadata: args.metadata,
+      messageLimit: args.options?.messageLimit,
+      messageFilter: f ? { startDate: millis(f.startDate), endDate: millis(f.endDate), messageIds: f.messageIds } : undefined,
+    }
+    const r = JSON.parse(await native(() => db.cloneThread(JSON.stringify(options))))
+    return { thread: toThread(r.thread), clonedMessages: r.clonedMessages.map(toMessage) }
+  }
+
+  #workingMemoryScope(): 'resource' | 'thread' {
+    return this.options.workingMemory?.scope ?? 'resource'
+  }
+
+  /** Resource-scoped by default (shared by every thread of the resource), as in Mastra. */
+  async getWorkingMemory({ threadId, resourceId }: { threadId: string; resourceId?: string }): Promise<string | null> {
+    const db = await this.#db()
+    if (this.#workingMemoryScope() === 'thread') {
+      const t = await this.getThreadById({ threadId })
+      return (t?.metadata?.workingMemory as string | undefined) ?? null
+    }
+    const rid = resourceId ?? (await this.getThreadById({ threadId }))?.resourceId
+    if (!rid) return null
+    const json = await native(() => db.getResource(rid))
+    return json == null ? null : (JSON.parse(json).workingMemory ?? null)
+  }
+
+  async updateWorkingMemory({ threadId, resourceId, workingMemory }: { threadId: string; resourceId?: string; workingMemory: string }): Promise<void> {
+    if (typeof workingMemory !== 'string') throw new ConfigError('INVALID_INPUT', 'updateWorkingMemory needs workingMemory: string')
+    if (this.#workingMemoryScope() === 'thread') {
+      await this.updateThread({ id: threadId, metadata: { workingMemory } })
+      return
+    }
+    const rid = resourceId ?? (await this.getThreadById({ threadId }))?.resourceId
+    if (!rid) throw new LumosError('STORE_NOT_FOUND', `updateWorkingMemory: thread ${threadId} not found and no resourceId given`)
+    const db = await this.#db()
+    await native(() => db.upsertResource(JSON.stringify({ id: rid, workingMemory })))
+  }
+
+  getWorkingMemoryTemplate(): string | undefined {
+    return this.options.workingMemory?.template
+  }
+}
