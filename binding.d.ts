@@ -89,4 +89,4 @@ export interface BindingModelConfig {
  * Starts one agent run. Invalid options do not throw: the run ends at once with the error in
  * its result, so `generate` and `stream` report it the same way.
  */
-export declare function startRun(model: BindingModel, tools: BindingToolHost | undefined | null, requestJson: string, stopHook?: ((steps: string) => Promise<boolean>) | undefined | null): BindingRun
+export declare function startRun(model: BindingModel, tools: BindingToolHost | undefined | null, storage: BindingStorage | undefined | null, requestJson: string, stopHook?: ((steps: string) => Promise<boolean>) | undefined | null): BindingRun

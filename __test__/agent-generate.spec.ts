@@ -443,10 +443,12 @@ test(
 
 test('options Lumos does not implement yet fail loudly with NOT_SUPPORTED instead of being ignored', async (t) => {
   const model = { id: 'openai/gpt-4o-mini', url: 'http://127.0.0.1:9/v1', apiKey: 'k' }
-  const err = t.throws(() => new Agent({ id: 'm', name: 'm', instructions: 'x', model, memory: {} }))
+  const err = t.throws(() => new Agent({ id: 'm', name: 'm', instructions: 'x', model, workflows: {} }))
   t.is((err as any)?.code, 'NOT_SUPPORTED')
-  t.regex(err?.message ?? '', /memory/)
+  t.regex(err?.message ?? '', /workflows/)
   const agent = new Agent({ id: 'n', name: 'n', instructions: 'x', model })
-  const e2 = await t.throwsAsync(agent.generate('hi', { memory: { thread: 't', resource: 'r' } }))
+  const e2 = await t.throwsAsync(agent.generate('hi', { prepareStep: () => ({}) }))
   t.is((e2 as any)?.code, 'NOT_SUPPORTED')
+  const e3 = await t.throwsAsync(agent.generate('hi', { memory: { thread: 't', resource: 'r' } }))
+  t.is((e3 as any)?.code, 'MEMORY_NOT_CONFIGURED')
 })

@@ -1,6 +1,7 @@
 import { ToolExecutionError } from './errors.js';
 import { type Chunk, type FullOutput, ModelOutput, type StreamCallbacks, type StructuredOutputOptions } from './output.js';
 import { RequestContext } from './request-context.js';
+import { Memory } from './memory.js';
 import { Tool } from './tools.js';
 type Dynamic<T> = T | ((args: {
     requestContext: RequestContext;
@@ -64,6 +65,16 @@ export interface AgentExecutionOptions {
     onAbort?: (e: {
         steps: any[];
     }) => unknown;
+    memory?: {
+        thread: string | {
+            id: string;
+        };
+        resource: string;
+        options?: {
+            lastMessages?: number | false;
+        };
+        readOnly?: boolean;
+    };
     [key: string]: unknown;
 }
 export interface AgentConfig {
@@ -80,6 +91,7 @@ export interface AgentConfig {
     model: Dynamic<ModelConfig | ModelConfig[]>;
     tools?: Dynamic<Record<string, any>>;
     defaultOptions?: Dynamic<AgentExecutionOptions>;
+    memory?: Dynamic<Memory>;
     maxRetries?: number;
     [key: string]: unknown;
 }
@@ -94,6 +106,9 @@ export declare class Agent {
     constructor(config: AgentConfig);
     /** Called by `new Mastra({ agents })`. */
     __registerMastra(mastra: unknown): void;
+    getMemory(opts?: {
+        requestContext?: RequestContext;
+    }): Promise<Memory | undefined>;
     getDescription(): string;
     getInstructions(opts?: {
         requestContext?: RequestContext;

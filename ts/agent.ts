@@ -8,6 +8,7 @@ import { isLanguageModel, makeBridge } from './model-bridge.js'
 import { type Chunk, type FullOutput, ModelOutput, type StreamCallbacks, type StructuredOutputOptions, pumpChunks, toFullOutput } from './output.js'
 import { RequestContext } from './request-context.js'
 import { type AnySchema, isJsValidated, prepareSchemas, toJSONSchema, validate } from './schema.js'
+import { Memory } from './memory.js'
 import { Tool, type ToolExecutionContext, validationFailure } from './tools.js'
 
 type Dynamic<T> = T | ((args: { requestContext: RequestContext; mastra?: unknown }) => T | Promise<T>)
@@ -60,6 +61,7 @@ export interface AgentExecutionOptions {
   onChunk?: StreamCallbacks['onChunk']
   onError?: StreamCallbacks['onError']
   onAbort?: (e: { steps: any[] }) => unknown
+  memory?: { thread: string | { id: string }; resource: string; options?: { lastMessages?: number | false }; readOnly?: boolean }
   [key: string]: unknown
 }
 
@@ -71,6 +73,7 @@ export interface AgentConfig {
   model: Dynamic<ModelConfig | ModelConfig[]>
   tools?: Dynamic<Record<string, any>>
   defaultOptions?: Dynamic<AgentExecutionOptions>
+  memory?: Dynamic<Memory>
   maxRetries?: number
   [key: string]: unknown
 }
@@ -251,7 +254,7 @@ export class Agent {
   constructor(config: AgentConfig) {
     if (!config || typeof config.id !== 'string' || !config.id) throw new ConfigError('INVALID_INPUT', 'new Agent() needs an `id` (a non-empty string)')
     if (config.model == null) throw new ConfigError('MODEL_CONFIG_INVALID', `agent '${config.id}' needs a \`model\` ('openai/gpt-4o-mini', { id, url, apiKey } or an AI SDK model)`)
-    unsupported(config, ['memory', 'workflows', 'agents', 'inputProcessors', 'outputProcessors'], `new Agent({ id: '${config.id}' })`)
+    unsupported(config, ['workflows', 'agents', 'inputProcessors', 'outputProcessors'], `new Agent({ id: '${config.id}' })`)
     this.id = config.id
     this.name = config.name ?? config.id
     this.#config = config
@@ -260,6 +263,10 @@ export class Agent {
   /** Called by `new Mastra({ agents })`. */
   __registerMastra(mastra: unknown): void {
     this.#mastra = mastra
+  }
+
+  async getMemory(opts: { requestContext?: RequestContext } = {}): Promise<Memory | undefined> {
+    return resolveDynamic(this.#config.memory, opts.requestContext ?? new RequestContext(), this.#mastra)
   }
 
   getDescription(): string {
@@ -320,7 +327,7 @@ export class Agent {
     const defaults = await resolveDynamic(this.#config.defaultOptions ?? {}, requestContext, this.#mastra)
     const opts: AgentExecutionOptions = { ...defaults, ...options, modelSettings: { ...defaults.modelSettings, ...options.modelSettings } }
     if (opts.abortSignal?.aborted) throw new AbortError()
-    unsupported(opts, ['memory', 'prepareStep', 'requireToolApproval'], `agent '${this.id}' generate/stream`)
+    unsupported(opts, ['prepareStep', 'requireToolApproval'], `agent '${this.id}' generate/stream`)
 
     const [instructions, modelConfig, toolRecord] = await Promise.all([
       opts.instructions !== undefined ? opts.instructions : resolveDynamic(this.#config.instructions ?? '', requestContext, this.#mastra),
@@ -332,6 +339,7 @@ export class Agent {
     for (const set of Object.values(opts.toolsets ?? {})) tools = { ...tools, ...normalizeTools(set) }
     if (opts.activeTools) tools = Object.fromEntries(Object.entries(tools).filter(([k]) => opts.activeTools!.includes(k)))
 
+    const memory = await this.#memoryFor(opts, requestContext)
     const runId = opts.runId ?? globalThis.crypto.randomUUID()
     const structured = opts.structuredOutput
     await prepareSchemas([...Object.values(tools).map((t) => t.inputSchema), structured?.schema])
@@ -362,6 +370,7 @@ export class Agent {
       toolConcurrency: typeof opts.toolCallConcurrency === 'number' ? opts.toolCallConcurrency : undefined,
       providerOptions: opts.providerOptions,
       emitChunks: stream || !!(opts.onChunk || opts.onStepFinish || opts.onError),
+      memory: memory?.decl,
     }
 
     const state: RunState = { tools, requestContext, controller: new AbortController(), agentId: this.id, mastra: this.#mastra }
@@ -373,7 +382,7 @@ export class Agent {
     } : undefined
     let run: BindingRun
     try {
-      run = startRun(model, Object.keys(tools).length ? getToolHost() : null, JSON.stringify(request), hook)
+      run = startRun(model, Object.keys(tools).length ? getToolHost() : null, memory?.storage ?? null, JSON.stringify(request), hook)
     } catch (err) {
       activeRuns.delete(runId)
       throw reviveNativeError(err)
@@ -387,6 +396,26 @@ export class Agent {
       ;(state as any).detach = () => opts.abortSignal?.removeEventListener('abort', onAbort)
     }
     return { run, state, opts, runId }
+  }
+
+  /** `memory: { thread, resource }` → the native store and what the run loads and records. */
+  async #memoryFor(opts: AgentExecutionOptions, requestContext: RequestContext) {
+    const m = opts.memory
+    if (!m) return undefined
+    const memory = await resolveDynamic(this.#config.memory, requestContext, this.#mastra)
+    if (!(memory instanceof Memory)) {
+      throw new ConfigError('MEMORY_NOT_CONFIGURED', `agent '${this.id}' was called with \`memory\` but has no Memory: pass new Agent({ memory: new Memory({ ... }) })`)
+    }
+    const threadId = typeof m.thread === 'string' ? m.thread : m.thread?.id
+    if (!threadId || typeof m.resource !== 'string' || !m.resource) {
+      throw new ConfigError('INVALID_INPUT', 'memory needs { thread: string | { id }, resource: string }')
+    }
+    if (memory.options.workingMemory?.enabled) {
+      throw new ConfigError('NOT_SUPPORTED', 'working memory inside agent runs is not supported by this version of Lumos yet (Memory.getWorkingMemory/updateWorkingMemory work)')
+    }
+    const last = m.options?.lastMessages ?? memory.options.lastMessages
+    const decl = { threadId, resourceId: m.resource, lastMessages: last === false ? 0 : (last ?? 10), readOnly: m.readOnly ?? false }
+    return { decl, storage: await memory.storage.__native() }
   }
 
   #end(runId: string, state: RunState) {

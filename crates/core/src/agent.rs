@@ -28,6 +28,13 @@ pub trait StopHook: Send + Sync {
   fn should_stop(&self, steps: Value) -> BoxFuture<'static, Result<bool, LumosError>>;
 }
 
+/// Persists a run as it happens (memory): the new input before the first model call, then each
+/// completed step, so an aborted or failed run keeps everything finished before it stopped.
+pub trait RunRecorder: Send + Sync {
+  fn record_input(&self, messages: Vec<Message>) -> BoxFuture<'static, Result<(), LumosError>>;
+  fn record_step(&self, messages: Vec<Message>) -> BoxFuture<'static, Result<(), LumosError>>;
+}
+
 #[derive(Clone)]
 pub enum StopCondition {
   StepCount(u32),
@@ -40,6 +47,9 @@ pub struct RunConfig {
   pub agent_id: String,
   /// The whole prompt: system messages first, then the conversation.
   pub messages: Vec<Message>,
+  /// Earlier conversation loaded from memory, placed after the system messages.
+  pub history: Vec<Message>,
+  pub recorder: Option<Arc<dyn RunRecorder>>,
   pub tools: Vec<Arc<dyn Tool>>,
   pub tool_choice: ToolChoice,
   pub settings: ModelSettings,
@@ -118,8 +128,17 @@ pub async fn run_agent(
 ) -> RunOutput {
   let started = now_millis();
   let message_id = uuid::Uuid::new_v4().to_string();
+  let system_len = config
+    .messages
+    .iter()
+    .take_while(|m| matches!(m, Message::System { .. }))
+    .count();
   let mut history = config.messages;
+  let new_input: Vec<Message> = history[system_len..].to_vec();
+  let loaded = config.history;
+  history.splice(system_len..system_len, loaded);
   let input_len = history.len();
+  let recorder = config.recorder;
   let specs: Vec<_> = config.tools.iter().map(|t| t.spec().clone()).collect();
 
   let mut out = RunOutput {
@@ -147,6 +166,11 @@ pub async fn run_agent(
     "start",
     || json!({ "id": config.agent_id, "messageId": message_id }),
   );
+  if let Some(r) = &recorder
+    && let Err(e) = r.record_input(new_input).await
+  {
+    return fail_with(out, &emitter, e, &history, input_len);
+  }
 
   let max_steps = config.max_steps.max(1);
   for step_index in 0..max_steps {
@@ -266,6 +290,11 @@ pub async fn run_agent(
       out.response.model_id = m.clone();
     }
     history.extend(step_messages.iter().cloned());
+    if let Some(r) = &recorder
+      && let Err(e) = r.record_step(step_messages.clone()).await
+    {
+      return fail_with(out, &emitter, e, &history, input_len);
+    }
 
     let mut step_result = StepResult {
       step_type: if step_index == 0 {

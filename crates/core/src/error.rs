@@ -26,6 +26,8 @@ pub enum ErrorCode {
   Aborted,
   #[serde(rename = "HOOK_FAILED")]
   HookFailed,
+  #[serde(rename = "MEMORY_FAILED")]
+  Memory,
   #[serde(rename = "INTERNAL")]
   Internal,
 }
@@ -43,6 +45,7 @@ impl ErrorCode {
       ErrorCode::InvalidInput => "INVALID_INPUT",
       ErrorCode::Aborted => "ABORTED",
       ErrorCode::HookFailed => "HOOK_FAILED",
+      ErrorCode::Memory => "MEMORY_FAILED",
       ErrorCode::Internal => "INTERNAL",
     }
   }

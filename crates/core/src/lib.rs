@@ -16,7 +16,9 @@ pub mod schema;
 pub mod time;
 pub mod tool;
 
-pub use agent::{RunConfig, RunOutput, StepResult, StopCondition, StopHook, run_agent};
+pub use agent::{
+  RunConfig, RunOutput, RunRecorder, StepResult, StopCondition, StopHook, run_agent,
+};
 pub use chunk::Emitter;
 pub use embed::{Embedder, Embeddings};
 pub use error::{ErrorCode, LumosError};
@@ -25,6 +27,6 @@ pub use model::{
   FinishReason, Model, ModelError, ModelEvent, ModelRequest, ModelSettings, ModelStream,
   ResponseFormat, ToolChoice, ToolSpec, Usage,
 };
-pub use request::{RunRequest, StopDecl, ToolDecl};
+pub use request::{MemoryDecl, RunRequest, StopDecl, ToolDecl};
 pub use tokio_util::sync::CancellationToken;
 pub use tool::{Tool, ToolCallRequest, ToolOutcome};

@@ -47,6 +47,21 @@ pub struct RunRequest {
   /// Whether chunks are wanted (stream, or generate with callbacks).
   #[serde(default)]
   pub emit_chunks: bool,
+  /// Conversation memory for this run (`memory: { thread, resource }`).
+  #[serde(default)]
+  pub memory: Option<MemoryDecl>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemoryDecl {
+  pub thread_id: String,
+  pub resource_id: String,
+  /// How many earlier messages to load (`None`: all; Mastra's `lastMessages: false` loads none).
+  #[serde(default)]
+  pub last_messages: Option<u32>,
+  #[serde(default)]
+  pub read_only: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -158,6 +173,8 @@ impl RunRequest {
       run_id: self.run_id,
       agent_id: self.agent_id,
       messages,
+      history: Vec::new(),
+      recorder: None,
       tools: self.tools.iter().map(make_tool).collect(),
       tool_choice,
       settings: self.settings,

@@ -187,6 +187,8 @@ fn config(tools: Vec<Arc<dyn Tool>>) -> RunConfig {
       },
       Message::user_text("what is 1+2?"),
     ],
+    history: Vec::new(),
+    recorder: None,
     tools,
     tool_choice: ToolChoice::Auto,
     settings: ModelSettings::default(),

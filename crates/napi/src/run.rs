@@ -14,6 +14,7 @@ use crate::error::internal;
 use crate::js_hook::{JsStopHook, StopHookFn};
 use crate::js_tool::{JsTool, ToolDispatchFn};
 use crate::model::BindingModel;
+use crate::storage::BindingStorage;
 
 /// Largest chunk batch handed to JS at once, in bytes of JSON.
 const MAX_BATCH_BYTES: usize = 1 << 20;
@@ -57,6 +58,7 @@ pub struct BindingRun {
 pub fn start_run(
   model: &BindingModel,
   tools: Option<&BindingToolHost>,
+  storage: Option<&BindingStorage>,
   request_json: String,
   #[napi(ts_arg_type = "((steps: string) => Promise<boolean>) | undefined | null")]
   stop_hook: Option<Function<String, Promise<bool>>>,
@@ -87,10 +89,19 @@ pub fn start_run(
       None => Arc::new(MissingTool(decl.spec())),
     }
   };
+  let storage = storage.map(|s| s.inner.clone());
   let prepared = RunRequest::parse(&request_json).and_then(|req| {
     let run_id = req.run_id.clone();
     let emit = req.emit_chunks;
-    req.into_config(make_tool, hook).map(|c| (run_id, emit, c))
+    let memory = req.memory.clone();
+    if memory.is_some() && storage.is_none() {
+      return Err(LumosError::invalid_input(
+        "memory was requested but no storage was given",
+      ));
+    }
+    req
+      .into_config(make_tool, hook)
+      .map(|c| (run_id, emit, c, memory))
   });
   let emit = prepared.as_ref().map(|p| p.1).unwrap_or(false);
   let (chunk_tx, chunk_rx) = if emit {
@@ -104,8 +115,14 @@ pub fn start_run(
   let run_cancel = cancel.clone();
   napi::bindgen_prelude::spawn(async move {
     let text = match prepared {
-      Ok((run_id, _, config)) => {
+      Ok((run_id, _, mut config, memory)) => {
         let emitter = Emitter::new(run_id, chunk_tx);
+        if let (Some(decl), Some(storage)) = (memory, storage)
+          && let Err(e) = attach_memory(&mut config, &decl, storage).await
+        {
+          let _ = result_tx.send(Some(Arc::new(error_output(&e))));
+          return;
+        }
         let output = run_agent(config, model, emitter, run_cancel).await;
         serde_json::to_string(&output).unwrap_or_else(|e| {
           error_output(&LumosError::new(
@@ -123,6 +140,25 @@ pub fn start_run(
     chunks: chunk_rx,
     result: result_rx,
   })
+}
+
+/// Loads the thread's history into the run and records the run into the thread as it goes.
+async fn attach_memory(
+  config: &mut lumos_core::RunConfig,
+  decl: &lumos_core::MemoryDecl,
+  storage: Arc<dyn lumos_store::Storage>,
+) -> Result<(), LumosError> {
+  lumos_memory::ensure_thread(&*storage, &decl.thread_id, &decl.resource_id).await?;
+  config.history =
+    lumos_memory::load_history(&*storage, &decl.thread_id, decl.last_messages).await?;
+  if !decl.read_only {
+    config.recorder = Some(Arc::new(lumos_memory::ThreadRecorder {
+      storage,
+      thread_id: decl.thread_id.clone(),
+      resource_id: decl.resource_id.clone(),
+    }));
+  }
+  Ok(())
 }
 
 fn error_output(e: &LumosError) -> String {

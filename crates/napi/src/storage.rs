@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use lumos_store::{
-  CloneThreadOptions, DateRange, Direction, IncludeMessage, ListMessagesQuery, ListThreadsQuery, ResourceUpsert,
-  Storage, StoreError, StoredMessage, Thread, ThreadOrderBy, ThreadUpdate, open_store,
+  CloneThreadOptions, DateRange, Direction, IncludeMessage, ListMessagesQuery, ListThreadsQuery,
+  ResourceUpsert, Storage, StoreError, StoredMessage, Thread, ThreadOrderBy, ThreadUpdate,
+  open_store,
 };
 use napi_derive::napi;
 use serde::Deserialize;
@@ -19,11 +20,17 @@ fn store_err(e: StoreError) -> napi::Error {
 }
 
 fn parse<T: DeserializeOwned>(json: &str, what: &str) -> napi::Result<T> {
-  serde_json::from_str(json).map_err(|e| coded("STORE_INVALID_INPUT", format!("invalid {what}: {e}")))
+  serde_json::from_str(json)
+    .map_err(|e| coded("STORE_INVALID_INPUT", format!("invalid {what}: {e}")))
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> napi::Result<String> {
-  serde_json::to_string(v).map_err(|e| coded("STORE_INVALID_INPUT", format!("could not encode the result: {e}")))
+  serde_json::to_string(v).map_err(|e| {
+    coded(
+      "STORE_INVALID_INPUT",
+      format!("could not encode the result: {e}"),
+    )
+  })
 }
 
 /// `listThreads` arguments as the facade sends them (Mastra's names).
@@ -68,7 +75,7 @@ struct ListMessagesArgs {
 
 #[napi]
 pub struct BindingStorage {
-  inner: Arc<dyn Storage>,
+  pub(crate) inner: Arc<dyn Storage>,
 }
 
 #[napi]
@@ -149,12 +156,24 @@ impl BindingStorage {
   /// The newest `n` messages of a thread, oldest first.
   #[napi]
   pub async fn last_messages(&self, thread_id: String, n: u32) -> napi::Result<String> {
-    to_json(&self.inner.last_messages(&thread_id, n).await.map_err(store_err)?)
+    to_json(
+      &self
+        .inner
+        .last_messages(&thread_id, n)
+        .await
+        .map_err(store_err)?,
+    )
   }
 
   #[napi]
   pub async fn get_messages_by_ids(&self, ids: Vec<String>) -> napi::Result<String> {
-    to_json(&self.inner.get_messages_by_ids(&ids).await.map_err(store_err)?)
+    to_json(
+      &self
+        .inner
+        .get_messages_by_ids(&ids)
+        .await
+        .map_err(store_err)?,
+    )
   }
 
   #[napi]
@@ -180,6 +199,12 @@ impl BindingStorage {
   #[napi]
   pub async fn upsert_resource(&self, upsert_json: String) -> napi::Result<String> {
     let upsert: ResourceUpsert = parse(&upsert_json, "resource")?;
-    to_json(&self.inner.upsert_resource(upsert).await.map_err(store_err)?)
+    to_json(
+      &self
+        .inner
+        .upsert_resource(upsert)
+        .await
+        .map_err(store_err)?,
+    )
   }
 }

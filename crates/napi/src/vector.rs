@@ -19,13 +19,18 @@ fn vector_err(e: VectorError) -> napi::Error {
 fn parse_json(text: Option<String>, what: &str) -> napi::Result<Option<Value>> {
   match text {
     None => Ok(None),
-    Some(t) => serde_json::from_str(&t)
-      .map(Some)
-      .map_err(|e| coded("VECTOR_INVALID_INPUT", format!("{what} is not valid JSON: {e}"))),
+    Some(t) => serde_json::from_str(&t).map(Some).map_err(|e| {
+      coded(
+        "VECTOR_INVALID_INPUT",
+        format!("{what} is not valid JSON: {e}"),
+      )
+    }),
   }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> napi::Result<T> + Send + 'static) -> napi::Result<T> {
+async fn blocking<T: Send + 'static>(
+  f: impl FnOnce() -> napi::Result<T> + Send + 'static,
+) -> napi::Result<T> {
   napi::bindgen_prelude::spawn_blocking(f)
     .await
     .map_err(|e| internal(format!("vector task failed: {e}")))?
@@ -41,21 +46,39 @@ impl BindingVectorStore {
   /// Opens (or creates) a store in `dir`; no `dir` keeps everything in memory.
   #[napi(factory)]
   pub async fn open(dir: Option<String>) -> napi::Result<BindingVectorStore> {
-    let inner = blocking(move || VectorStore::open(dir.as_deref().map(PathBuf::from).as_deref()).map_err(vector_err)).await?;
-    Ok(BindingVectorStore { inner: Arc::new(inner) })
+    let inner = blocking(move || {
+      VectorStore::open(dir.as_deref().map(PathBuf::from).as_deref()).map_err(vector_err)
+    })
+    .await?;
+    Ok(BindingVectorStore {
+      inner: Arc::new(inner),
+    })
   }
 
   #[napi]
-  pub async fn create_index(&self, name: String, dimension: u32, metric: String, quantization: Option<String>) -> napi::Result<()> {
+  pub async fn create_index(
+    &self,
+    name: String,
+    dimension: u32,
+    metric: String,
+    quantization: Option<String>,
+  ) -> napi::Result<()> {
     let store = self.inner.clone();
     blocking(move || {
       let metric = Metric::parse(&metric).map_err(vector_err)?;
       let quant = match quantization.as_deref() {
         None | Some("f32") => Quantization::F32,
         Some("int8") | Some("i8") => Quantization::I8,
-        Some(other) => return Err(coded("VECTOR_INVALID_INPUT", format!("unknown quantization \"{other}\": use \"f32\" or \"int8\""))),
+        Some(other) => {
+          return Err(coded(
+            "VECTOR_INVALID_INPUT",
+            format!("unknown quantization \"{other}\": use \"f32\" or \"int8\""),
+          ));
+        }
       };
-      store.create_index(&name, dimension as usize, metric, quant).map_err(vector_err)
+      store
+        .create_index(&name, dimension as usize, metric, quant)
+        .map_err(vector_err)
     })
     .await
   }
@@ -69,7 +92,10 @@ impl BindingVectorStore {
   #[napi]
   pub fn describe_index(&self, name: String) -> napi::Result<String> {
     let s = self.inner.describe_index(&name).map_err(vector_err)?;
-    Ok(json!({ "dimension": s.dimension, "count": s.count, "metric": s.metric.as_str() }).to_string())
+    Ok(
+      json!({ "dimension": s.dimension, "count": s.count, "metric": s.metric.as_str() })
+        .to_string(),
+    )
   }
 
   #[napi]
@@ -93,10 +119,20 @@ impl BindingVectorStore {
     let metadata = match parse_json(metadata_json, "metadata")? {
       None => Vec::new(),
       Some(Value::Array(items)) => items,
-      Some(_) => return Err(coded("VECTOR_INVALID_INPUT", "metadata must be an array (one object per vector)")),
+      Some(_) => {
+        return Err(coded(
+          "VECTOR_INVALID_INPUT",
+          "metadata must be an array (one object per vector)",
+        ));
+      }
     };
     let store = self.inner.clone();
-    blocking(move || store.upsert(&name, ids, &flat, metadata).map_err(vector_err)).await
+    blocking(move || {
+      store
+        .upsert(&name, ids, &flat, metadata)
+        .map_err(vector_err)
+    })
+    .await
   }
 
   /// Nearest neighbours as a JSON array of `{ id, score, metadata, vector? }`.
@@ -113,7 +149,9 @@ impl BindingVectorStore {
     let filter = parse_json(filter_json, "filter")?;
     let store = self.inner.clone();
     blocking(move || {
-      let hits = store.query(&name, &q, top_k as usize, filter.as_ref(), include_vector).map_err(vector_err)?;
+      let hits = store
+        .query(&name, &q, top_k as usize, filter.as_ref(), include_vector)
+        .map_err(vector_err)?;
       let out: Vec<Value> = hits
         .into_iter()
         .map(|h| match h.vector {
@@ -137,7 +175,12 @@ impl BindingVectorStore {
     let v = vector.map(|v| v.to_vec());
     let metadata = parse_json(metadata_json, "metadata")?;
     let store = self.inner.clone();
-    blocking(move || store.update_vector(&name, &id, v.as_deref(), metadata.as_ref()).map_err(vector_err)).await
+    blocking(move || {
+      store
+        .update_vector(&name, &id, v.as_deref(), metadata.as_ref())
+        .map_err(vector_err)
+    })
+    .await
   }
 
   #[napi]
