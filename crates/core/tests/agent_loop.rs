@@ -577,3 +577,104 @@ async fn run_future_is_send_and_static() {
   assert_eq!(handle.await.unwrap(), "x");
   assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+struct Recorder {
+  calls: Mutex<Vec<(String, usize)>>,
+  fail_step: bool,
+}
+
+impl lumos_core::RunRecorder for Recorder {
+  fn record_input(
+    &self,
+    messages: Vec<Message>,
+  ) -> BoxFuture<'static, Result<(), lumos_core::LumosError>> {
+    self
+      .calls
+      .lock()
+      .unwrap()
+      .push(("input".into(), messages.len()));
+    Box::pin(async { Ok(()) })
+  }
+  fn record_step(
+    &self,
+    messages: Vec<Message>,
+  ) -> BoxFuture<'static, Result<(), lumos_core::LumosError>> {
+    self
+      .calls
+      .lock()
+      .unwrap()
+      .push(("step".into(), messages.len()));
+    let fail = self.fail_step;
+    Box::pin(async move {
+      if fail {
+        Err(lumos_core::LumosError::new(ErrorCode::Memory, "disk full"))
+      } else {
+        Ok(())
+      }
+    })
+  }
+}
+
+#[tokio::test]
+async fn history_goes_after_the_system_prompt_and_the_recorder_sees_input_then_each_step() {
+  let (tool, _) = add_tool(0, false);
+  let model = ScriptedModel::new(vec![
+    calls_turn(&[("c", "add", r#"{"a":1,"b":1}"#)]),
+    text_turn("2"),
+  ]);
+  let recorder = Arc::new(Recorder {
+    calls: Mutex::new(Vec::new()),
+    fail_step: false,
+  });
+  let mut cfg = config(vec![tool]);
+  cfg.history = vec![
+    Message::user_text("earlier"),
+    Message::Assistant {
+      content: vec![lumos_core::Part::Text { text: "ok".into() }],
+    },
+  ];
+  cfg.recorder = Some(recorder.clone());
+  let out = run_agent(
+    cfg,
+    model.clone(),
+    Emitter::new("r".into(), None),
+    CancellationToken::new(),
+  )
+  .await;
+  assert!(out.error.is_none());
+  let first = serde_json::to_value(&model.requests.lock().unwrap()[0].messages).unwrap();
+  let roles: Vec<_> = first
+    .as_array()
+    .unwrap()
+    .iter()
+    .map(|m| m["role"].as_str().unwrap().to_string())
+    .collect();
+  assert_eq!(roles, ["system", "user", "assistant", "user"]);
+  // Only the new input is recorded, then the tool step (assistant + tool) and the answer step.
+  assert_eq!(
+    *recorder.calls.lock().unwrap(),
+    [
+      ("input".to_string(), 1),
+      ("step".to_string(), 2),
+      ("step".to_string(), 1)
+    ]
+  );
+}
+
+#[tokio::test]
+async fn a_recorder_failure_fails_the_run_instead_of_losing_messages() {
+  let model = ScriptedModel::new(vec![text_turn("x")]);
+  let mut cfg = config(vec![]);
+  cfg.recorder = Some(Arc::new(Recorder {
+    calls: Mutex::new(Vec::new()),
+    fail_step: true,
+  }));
+  let out = run_agent(
+    cfg,
+    model,
+    Emitter::new("r".into(), None),
+    CancellationToken::new(),
+  )
+  .await;
+  assert_eq!(out.error.map(|e| e.code), Some(ErrorCode::Memory));
+}
