@@ -9,6 +9,15 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare class BindingEmbedder {
+  static fromConfig(config: BindingModelConfig, dimensions?: number | undefined | null): BindingEmbedder
+  get provider(): string
+  get modelId(): string
+  get maxBatch(): number
+  /** Embeds `texts` (split into batches and sent in parallel natively), in input order. */
+  embed(texts: Array<string>): Promise<BindingEmbeddings>
+}
+
 export declare class BindingModel {
   /** Resolves a native provider model. Missing API keys and malformed ids throw here. */
   static fromConfig(config: BindingModelConfig): BindingModel
@@ -73,6 +82,14 @@ export declare class BindingVectorStore {
   query(name: string, query: Float32Array, topK: number, filterJson: string | undefined | null, includeVector: boolean): Promise<string>
   updateVector(name: string, id: string, vector?: Float32Array | undefined | null, metadataJson?: string | undefined | null): Promise<boolean>
   deleteVector(name: string, id: string): Promise<boolean>
+}
+
+export interface BindingEmbeddings {
+  /** All vectors, one after another (`count × dimension` values). */
+  vectors: Float32Array
+  dimension: number
+  count: number
+  tokens: number
 }
 
 export interface BindingModelConfig {

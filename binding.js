@@ -773,7 +773,8 @@ if (
   }
 }
 
-const { BindingModel, BindingRun, BindingStorage, BindingToolHost, BindingVectorStore, startRun } = nativeBinding
+const { BindingEmbedder, BindingModel, BindingRun, BindingStorage, BindingToolHost, BindingVectorStore, startRun } = nativeBinding
+export { BindingEmbedder }
 export { BindingModel }
 export { BindingRun }
 export { BindingStorage }

@@ -13,3 +13,4 @@ export type { QueryResult, IndexStats } from './ts/vector.js';
 export { LibSQLStore, PostgresStore } from './ts/storage.js';
 export { Memory } from './ts/memory.js';
 export type { StorageThread, MastraDBMessage, MemoryOptions } from './ts/memory.js';
+export { ModelRouterEmbeddingModel } from './ts/embedding.js';

@@ -1,6 +1,7 @@
 //! The napi binding: type conversion, JS callbacks and error mapping only. Logic lives in
 //! `lumos-core` and `lumos-providers`.
 
+mod embedder;
 mod error;
 mod js_hook;
 mod js_model;
@@ -10,6 +11,7 @@ mod run;
 mod storage;
 mod vector;
 
+pub use embedder::BindingEmbedder;
 pub use model::BindingModel;
 pub use run::{BindingRun, BindingToolHost};
 pub use storage::BindingStorage;
