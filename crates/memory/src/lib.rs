@@ -6,6 +6,8 @@
 //! an assistant turn is one message whose `tool-invocation` parts carry each call and, once it
 //! ran, its result — the way Mastra stores them.
 
+pub mod recall;
+
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -268,22 +270,71 @@ pub async fn load_history(
   Ok(from_db_messages(&stored))
 }
 
-/// Records a run into a thread as it happens.
+/// The thread's recent history plus, with semantic recall, earlier messages similar to the new
+/// input (recalled ones first, oldest first), as model messages.
+pub async fn load_context(
+  storage: &dyn Storage,
+  recall: Option<&recall::SemanticRecall>,
+  thread_id: &str,
+  resource_id: &str,
+  last: Option<u32>,
+  input: &[Message],
+) -> Result<Vec<Message>, LumosError> {
+  let recent = match last {
+    Some(0) => Vec::new(),
+    Some(n) => storage
+      .last_messages(thread_id, n)
+      .await
+      .map_err(memory_error)?,
+    None => storage
+      .last_messages(thread_id, u32::MAX)
+      .await
+      .map_err(memory_error)?,
+  };
+  let mut stored = match recall {
+    Some(r) => {
+      let exclude = recent.iter().map(|m| m.id.clone()).collect();
+      r.recall(
+        storage,
+        &recall::query_text(input),
+        thread_id,
+        resource_id,
+        &exclude,
+      )
+      .await?
+    }
+    None => Vec::new(),
+  };
+  stored.extend(recent);
+  Ok(from_db_messages(&stored))
+}
+
+/// Records a run into a thread as it happens (and indexes it for semantic recall).
 pub struct ThreadRecorder {
   pub storage: Arc<dyn Storage>,
   pub thread_id: String,
   pub resource_id: String,
+  pub recall: Option<Arc<recall::SemanticRecall>>,
 }
 
 impl ThreadRecorder {
   fn save(&self, messages: Vec<Message>) -> BoxFuture<'static, Result<(), LumosError>> {
     let storage = self.storage.clone();
+    let recall = self.recall.clone();
     let stored = to_db_messages(&messages, &self.thread_id, &self.resource_id, now_millis());
     Box::pin(async move {
       if stored.is_empty() {
         return Ok(());
       }
-      storage.save_messages(stored).await.map_err(memory_error)
+      storage
+        .save_messages(stored.clone())
+        .await
+        .map_err(memory_error)?;
+      // Saved first: a failed embedding call never costs a message.
+      match recall {
+        Some(r) => r.index(&stored).await,
+        None => Ok(()),
+      }
     })
   }
 }

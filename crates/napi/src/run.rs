@@ -156,6 +156,7 @@ async fn attach_memory(
       storage,
       thread_id: decl.thread_id.clone(),
       resource_id: decl.resource_id.clone(),
+      recall: None,
     }));
   }
   Ok(())

@@ -1,0 +1,278 @@
+//! Semantic recall: messages are embedded as they are saved and indexed in the native vector
+//! store; a run's new user message is embedded and the nearest earlier messages (plus their
+//! neighbours, Mastra's `messageRange`) are brought back into the prompt.
+//!
+//! Embeddings are cached by text, so the same text is never sent to the provider twice.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use lumos_core::message::Message;
+use lumos_core::{CancellationToken, Embedder, Embeddings, ErrorCode, LumosError};
+use lumos_store::{IncludeMessage, ListMessagesQuery, Storage, StoredMessage};
+use lumos_vector::{Metric, Quantization, VectorStore};
+use serde_json::{Value, json};
+
+/// Where recall searches: the current thread, or every thread of the resource (Mastra's default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecallScope {
+  Thread,
+  Resource,
+}
+
+#[derive(Clone, Debug)]
+pub struct RecallOptions {
+  pub top_k: u32,
+  /// Messages to bring back before and after each hit.
+  pub before: u32,
+  pub after: u32,
+  pub scope: RecallScope,
+  /// Index name prefix; the dimension is appended (`memory_messages_1536`).
+  pub index_prefix: String,
+}
+
+impl Default for RecallOptions {
+  /// Mastra's `semanticRecall: true`: topK 4, messageRange 1 each side, resource scope.
+  fn default() -> Self {
+    RecallOptions {
+      top_k: 4,
+      before: 1,
+      after: 1,
+      scope: RecallScope::Resource,
+      index_prefix: "memory_messages".into(),
+    }
+  }
+}
+
+/// Bound on cached embeddings; past it the cache starts over (texts are cheap to re-embed once).
+const CACHE_LIMIT: usize = 50_000;
+
+/// An embedder that never embeds the same text twice.
+pub struct CachedEmbedder {
+  inner: Arc<dyn Embedder>,
+  cache: Mutex<HashMap<String, Arc<Vec<f32>>>>,
+}
+
+impl CachedEmbedder {
+  pub fn new(inner: Arc<dyn Embedder>) -> Self {
+    CachedEmbedder {
+      inner,
+      cache: Mutex::new(HashMap::new()),
+    }
+  }
+
+  fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Vec<f32>>>> {
+    self.cache.lock().unwrap_or_else(|e| e.into_inner())
+  }
+
+  /// One vector per text, in order; only texts not seen before reach the provider (once each).
+  pub async fn embed(&self, texts: &[String]) -> Result<Vec<Arc<Vec<f32>>>, LumosError> {
+    let missing: Vec<String> = {
+      let cache = self.lock();
+      let mut seen = HashSet::new();
+      texts
+        .iter()
+        .filter(|t| !cache.contains_key(*t) && seen.insert((*t).clone()))
+        .cloned()
+        .collect()
+    };
+    if !missing.is_empty() {
+      let Embeddings { vectors, .. } = self
+        .inner
+        .embed(missing.clone(), CancellationToken::new())
+        .await
+        .map_err(|e| e.into_lumos())?;
+      if vectors.len() != missing.len() {
+        return Err(LumosError::new(
+          ErrorCode::Memory,
+          "the embedder returned a different number of vectors than texts",
+        ));
+      }
+      let mut cache = self.lock();
+      if cache.len() + missing.len() > CACHE_LIMIT {
+        cache.clear();
+      }
+      for (text, v) in missing.into_iter().zip(vectors) {
+        cache.insert(text, Arc::new(v));
+      }
+    }
+    let cache = self.lock();
+    texts
+      .iter()
+      .map(|t| {
+        cache
+          .get(t)
+          .cloned()
+          .ok_or_else(|| LumosError::new(ErrorCode::Memory, "embedding cache lost a vector"))
+      })
+      .collect()
+  }
+}
+
+pub struct SemanticRecall {
+  pub vectors: Arc<VectorStore>,
+  pub embedder: Arc<CachedEmbedder>,
+  pub options: RecallOptions,
+}
+
+fn vector_error(e: lumos_vector::VectorError) -> LumosError {
+  LumosError::new(
+    ErrorCode::Memory,
+    format!("memory vector index: {e} ({})", e.code()),
+  )
+}
+
+fn store_error(e: lumos_store::StoreError) -> LumosError {
+  LumosError::new(ErrorCode::Memory, format!("memory: {e} ({})", e.code()))
+}
+
+/// The text a message contributes to search (its text parts).
+pub fn message_text(m: &StoredMessage) -> String {
+  let parts = m.content.get("parts").and_then(Value::as_array);
+  let from_parts: Vec<&str> = parts
+    .map(|ps| {
+      ps.iter()
+        .filter(|p| p.get("type").and_then(Value::as_str) == Some("text"))
+        .filter_map(|p| p.get("text").and_then(Value::as_str))
+        .collect()
+    })
+    .unwrap_or_default();
+  if from_parts.is_empty() {
+    m.content
+      .get("content")
+      .and_then(Value::as_str)
+      .or_else(|| m.content.as_str())
+      .unwrap_or_default()
+      .to_string()
+  } else {
+    from_parts.join(" ")
+  }
+}
+
+impl SemanticRecall {
+  fn index_name(&self, dimension: usize) -> String {
+    format!("{}_{dimension}", self.options.index_prefix)
+  }
+
+  /// Embeds and indexes saved messages (those with text).
+  pub async fn index(&self, messages: &[StoredMessage]) -> Result<(), LumosError> {
+    let with_text: Vec<(&StoredMessage, String)> = messages
+      .iter()
+      .map(|m| (m, message_text(m)))
+      .filter(|(_, t)| !t.trim().is_empty())
+      .collect();
+    if with_text.is_empty() {
+      return Ok(());
+    }
+    let texts: Vec<String> = with_text.iter().map(|(_, t)| t.clone()).collect();
+    let vectors = self.embedder.embed(&texts).await?;
+    let dimension = vectors.first().map(|v| v.len()).unwrap_or(0);
+    let ids: Vec<String> = with_text.iter().map(|(m, _)| m.id.clone()).collect();
+    let metadata: Vec<Value> = with_text
+      .iter()
+      .map(|(m, _)| json!({ "message_id": m.id, "thread_id": m.thread_id, "resource_id": m.resource_id }))
+      .collect();
+    let flat: Vec<f32> = vectors.iter().flat_map(|v| v.iter().copied()).collect();
+    let store = self.vectors.clone();
+    let name = self.index_name(dimension);
+    tokio::task::spawn_blocking(move || {
+      store.create_index(&name, dimension, Metric::Cosine, Quantization::F32)?;
+      store.upsert(&name, Some(ids), &flat, metadata).map(|_| ())
+    })
+    .await
+    .map_err(|e| {
+      LumosError::new(
+        ErrorCode::Memory,
+        format!("memory indexing task failed: {e}"),
+      )
+    })?
+    .map_err(vector_error)
+  }
+
+  /// Earlier messages similar to `query` (with their neighbours), oldest first, leaving out
+  /// `exclude` (the recent history already in the prompt).
+  pub async fn recall(
+    &self,
+    storage: &dyn Storage,
+    query: &str,
+    thread_id: &str,
+    resource_id: &str,
+    exclude: &HashSet<String>,
+  ) -> Result<Vec<StoredMessage>, LumosError> {
+    if query.trim().is_empty() || self.options.top_k == 0 {
+      return Ok(Vec::new());
+    }
+    let vector = self.embedder.embed(&[query.to_string()]).await?;
+    let Some(q) = vector.first().cloned() else {
+      return Ok(Vec::new());
+    };
+    let name = self.index_name(q.len());
+    let filter = match self.options.scope {
+      RecallScope::Thread => json!({ "thread_id": thread_id }),
+      RecallScope::Resource => json!({ "resource_id": resource_id }),
+    };
+    let store = self.vectors.clone();
+    let top_k = self.options.top_k as usize;
+    let hits = tokio::task::spawn_blocking(move || {
+      if !store.list_indexes().contains(&name) {
+        return Ok(Vec::new());
+      }
+      store.query(&name, &q, top_k, Some(&filter), false)
+    })
+    .await
+    .map_err(|e| LumosError::new(ErrorCode::Memory, format!("memory recall task failed: {e}")))?
+    .map_err(vector_error)?;
+
+    // Group hits by thread: each thread's context windows come from one query.
+    let mut by_thread: HashMap<String, Vec<String>> = HashMap::new();
+    for h in &hits {
+      let t = h
+        .metadata
+        .get("thread_id")
+        .and_then(Value::as_str)
+        .unwrap_or(thread_id)
+        .to_string();
+      by_thread.entry(t).or_default().push(h.id.clone());
+    }
+    let mut found: HashMap<String, StoredMessage> = HashMap::new();
+    for (thread, ids) in by_thread {
+      let include = ids
+        .into_iter()
+        .map(|id| IncludeMessage {
+          id,
+          before: self.options.before,
+          after: self.options.after,
+        })
+        .collect();
+      let query = ListMessagesQuery {
+        thread_id: thread,
+        per_page: Some(0),
+        include,
+        ..ListMessagesQuery::default()
+      };
+      for m in storage
+        .list_messages(query)
+        .await
+        .map_err(store_error)?
+        .messages
+      {
+        if !exclude.contains(&m.id) {
+          found.insert(m.id.clone(), m);
+        }
+      }
+    }
+    let mut out: Vec<StoredMessage> = found.into_values().collect();
+    out.sort_by_key(|m| m.created_at);
+    Ok(out)
+  }
+}
+
+/// The text of the last user message of a run's new input (the recall query).
+pub fn query_text(input: &[Message]) -> String {
+  input
+    .iter()
+    .rev()
+    .find(|m| matches!(m, Message::User { .. }))
+    .map(Message::text)
+    .unwrap_or_default()
+}
