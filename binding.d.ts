@@ -39,6 +39,10 @@ export declare class BindingRun {
   abort(): void
 }
 
+export declare class BindingSemanticRecall {
+  constructor(vectors: BindingVectorStore, embedder: BindingEmbedder, options: BindingRecallOptions)
+}
+
 export declare class BindingStorage {
   /** `file:./x.db`, a path or `:memory:` → SQLite; `postgres://…` → PostgreSQL. */
   static open(url: string): Promise<BindingStorage>
@@ -102,8 +106,17 @@ export interface BindingModelConfig {
   readTimeoutMs?: number
 }
 
+export interface BindingRecallOptions {
+  topK: number
+  before: number
+  after: number
+  /** `'resource'` (Mastra's default) or `'thread'`. */
+  scope: string
+  indexPrefix?: string
+}
+
 /**
  * Starts one agent run. Invalid options do not throw: the run ends at once with the error in
  * its result, so `generate` and `stream` report it the same way.
  */
-export declare function startRun(model: BindingModel, tools: BindingToolHost | undefined | null, storage: BindingStorage | undefined | null, requestJson: string, stopHook?: ((steps: string) => Promise<boolean>) | undefined | null): BindingRun
+export declare function startRun(model: BindingModel, tools: BindingToolHost | undefined | null, storage: BindingStorage | undefined | null, recall: BindingSemanticRecall | undefined | null, requestJson: string, stopHook?: ((steps: string) => Promise<boolean>) | undefined | null): BindingRun

@@ -773,10 +773,11 @@ if (
   }
 }
 
-const { BindingEmbedder, BindingModel, BindingRun, BindingStorage, BindingToolHost, BindingVectorStore, startRun } = nativeBinding
+const { BindingEmbedder, BindingModel, BindingRun, BindingSemanticRecall, BindingStorage, BindingToolHost, BindingVectorStore, startRun } = nativeBinding
 export { BindingEmbedder }
 export { BindingModel }
 export { BindingRun }
+export { BindingSemanticRecall }
 export { BindingStorage }
 export { BindingToolHost }
 export { BindingVectorStore }

@@ -382,7 +382,7 @@ export class Agent {
     } : undefined
     let run: BindingRun
     try {
-      run = startRun(model, Object.keys(tools).length ? getToolHost() : null, memory?.storage ?? null, JSON.stringify(request), hook)
+      run = startRun(model, Object.keys(tools).length ? getToolHost() : null, memory?.storage ?? null, memory?.recall ?? null, JSON.stringify(request), hook)
     } catch (err) {
       activeRuns.delete(runId)
       throw reviveNativeError(err)
@@ -415,7 +415,7 @@ export class Agent {
     }
     const last = m.options?.lastMessages ?? memory.options.lastMessages
     const decl = { threadId, resourceId: m.resource, lastMessages: last === false ? 0 : (last ?? 10), readOnly: m.readOnly ?? false }
-    return { decl, storage: await memory.storage.__native() }
+    return { decl, storage: await memory.storage.__native(), recall: await memory.__recall() }
   }
 
   #end(runId: string, state: RunState) {

@@ -1,3 +1,4 @@
+import { BindingEmbedder } from '../binding.js';
 type EmbeddingConfig = string | {
     id?: string;
     providerId?: string;
@@ -15,6 +16,8 @@ export declare class ModelRouterEmbeddingModel {
     readonly maxEmbeddingsPerCall: number;
     readonly supportsParallelCalls = true;
     constructor(config: EmbeddingConfig);
+    /** The native embedder (for Memory's semantic recall). */
+    __native(): BindingEmbedder;
     /** Vectors as one flat Float32Array (`count × dimension`), the form vector stores take. */
     embedFlat(values: string[]): Promise<{
         vectors: Float32Array;

@@ -28,6 +28,11 @@ export class ModelRouterEmbeddingModel {
     this.maxEmbeddingsPerCall = this.#native.maxBatch
   }
 
+  /** The native embedder (for Memory's semantic recall). */
+  __native(): BindingEmbedder {
+    return this.#native
+  }
+
   /** Vectors as one flat Float32Array (`count × dimension`), the form vector stores take. */
   async embedFlat(values: string[]): Promise<{ vectors: Float32Array; dimension: number; tokens: number }> {
     if (!Array.isArray(values) || values.some((v) => typeof v !== 'string')) throw new ConfigError('INVALID_INPUT', 'embedding values must be strings')

@@ -1,4 +1,7 @@
+import { BindingSemanticRecall } from '../binding.js';
+import { ModelRouterEmbeddingModel } from './embedding.js';
 import { type LumosStorage } from './storage.js';
+import { LibSQLVector } from './vector.js';
 export interface StorageThread {
     id: string;
     resourceId: string;
@@ -38,11 +41,13 @@ export declare class Memory {
     readonly options: MemoryOptions;
     constructor(config?: {
         storage?: LumosStorage;
-        vector?: unknown;
-        embedder?: unknown;
+        vector?: LibSQLVector | false;
+        embedder?: string | ModelRouterEmbeddingModel | Record<string, unknown>;
         options?: MemoryOptions;
         [key: string]: unknown;
     });
+    /** The native semantic-recall handle, or undefined when recall is off. */
+    __recall(): Promise<BindingSemanticRecall> | undefined;
     get storage(): LumosStorage;
     createThread({ resourceId, threadId, title, metadata }: {
         resourceId: string;

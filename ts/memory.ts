@@ -1,8 +1,11 @@
 // Mastra's Memory: threads, messages and working memory on a native store (SQLite by default,
 // PostgreSQL to share). Semantic recall and the agent integration come next (issue 3).
 
+import { BindingSemanticRecall } from '../binding.js'
+import { ModelRouterEmbeddingModel } from './embedding.js'
 import { ConfigError, LumosError } from './errors.js'
 import { LibSQLStore, type LumosStorage, native } from './storage.js'
+import { LibSQLVector } from './vector.js'
 
 export interface StorageThread {
   id: string
@@ -79,16 +82,45 @@ function toStored(m: any, index: number, now: number): RawMessage {
   }
 }
 
+type RecallConfig = { topK?: number; messageRange?: number | { before: number; after: number }; scope?: 'resource' | 'thread'; indexName?: string }
+
 export class Memory {
   readonly #storage: LumosStorage | undefined
   #defaultStorage: LumosStorage | undefined
   readonly options: MemoryOptions
+  readonly #vector: LibSQLVector | undefined
+  readonly #embedder: ModelRouterEmbeddingModel | undefined
+  #recall: Promise<BindingSemanticRecall> | undefined
 
-  constructor(config: { storage?: LumosStorage; vector?: unknown; embedder?: unknown; options?: MemoryOptions; [key: string]: unknown } = {}) {
+  constructor(config: { storage?: LumosStorage; vector?: LibSQLVector | false; embedder?: string | ModelRouterEmbeddingModel | Record<string, unknown>; options?: MemoryOptions; [key: string]: unknown } = {}) {
     const options = { lastMessages: 10, ...(config.options ?? {}) }
-    if (options.semanticRecall) throw new ConfigError('NOT_SUPPORTED', 'Memory: semanticRecall is not supported by this version of Lumos yet (see COMPAT.md)')
     this.#storage = config.storage
     this.options = options
+    if (options.semanticRecall) {
+      if (!(config.vector instanceof LibSQLVector)) throw new ConfigError('INVALID_INPUT', 'Memory: semanticRecall needs `vector` (e.g. new LibSQLVector({ id, url }))')
+      const e = config.embedder
+      if (typeof e === 'string') this.#embedder = new ModelRouterEmbeddingModel(e)
+      else if (e instanceof ModelRouterEmbeddingModel) this.#embedder = e
+      else if (e && typeof e === 'object' && typeof (e as any).doEmbed !== 'function') this.#embedder = new ModelRouterEmbeddingModel(e as any)
+      else if (e) throw new ConfigError('NOT_SUPPORTED', "Memory: AI SDK embedding model objects are not supported yet: use a router string like 'openai/text-embedding-3-small' or ModelRouterEmbeddingModel")
+      else throw new ConfigError('INVALID_INPUT', "Memory: semanticRecall needs `embedder` (e.g. 'openai/text-embedding-3-small')")
+      this.#vector = config.vector
+    }
+  }
+
+  /** The native semantic-recall handle, or undefined when recall is off. */
+  __recall(): Promise<BindingSemanticRecall> | undefined {
+    const sr = this.options.semanticRecall
+    if (!sr || !this.#vector || !this.#embedder) return undefined
+    const embedder = this.#embedder
+    const vector = this.#vector
+    this.#recall ??= (async () => {
+      const c: RecallConfig = sr === true ? {} : (sr as RecallConfig)
+      const range = c.messageRange ?? 1
+      const { before, after } = typeof range === 'number' ? { before: range, after: range } : range
+      return new BindingSemanticRecall(await vector.__native(), embedder.__native(), { topK: c.topK ?? 4, before, after, scope: c.scope ?? 'resource', indexPrefix: c.indexName })
+    })()
+    return this.#recall
   }
 
   get storage(): LumosStorage {

@@ -1,3 +1,4 @@
+import { BindingVectorStore } from '../binding.js';
 export interface QueryResult {
     id: string;
     score: number;
@@ -19,6 +20,8 @@ export declare class LibSQLVector {
         connectionUrl?: string;
         [key: string]: unknown;
     });
+    /** The native store (for Memory's semantic recall). */
+    __native(): Promise<BindingVectorStore>;
     createIndex({ indexName, dimension, metric, quantization }: {
         indexName: string;
         dimension: number;

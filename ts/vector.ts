@@ -55,6 +55,11 @@ export class LibSQLVector {
     return this.#store
   }
 
+  /** The native store (for Memory's semantic recall). */
+  __native(): Promise<BindingVectorStore> {
+    return this.#open()
+  }
+
   async createIndex({ indexName, dimension, metric = 'cosine', quantization }: { indexName: string; dimension: number; metric?: IndexStats['metric']; quantization?: 'f32' | 'int8' }): Promise<void> {
     const store = await this.#open()
     await call(() => store.createIndex(indexName, dimension, metric, quantization))

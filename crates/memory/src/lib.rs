@@ -250,26 +250,6 @@ pub async fn ensure_thread(
   Ok(())
 }
 
-/// The thread's newest `last` messages (all when `None`), oldest first, as model messages.
-pub async fn load_history(
-  storage: &dyn Storage,
-  thread_id: &str,
-  last: Option<u32>,
-) -> Result<Vec<Message>, LumosError> {
-  let stored = match last {
-    Some(0) => return Ok(Vec::new()),
-    Some(n) => storage
-      .last_messages(thread_id, n)
-      .await
-      .map_err(memory_error)?,
-    None => storage
-      .last_messages(thread_id, u32::MAX)
-      .await
-      .map_err(memory_error)?,
-  };
-  Ok(from_db_messages(&stored))
-}
-
 /// The thread's recent history plus, with semantic recall, earlier messages similar to the new
 /// input (recalled ones first, oldest first), as model messages.
 pub async fn load_context(

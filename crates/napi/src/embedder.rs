@@ -22,7 +22,7 @@ pub struct BindingEmbeddings {
 
 #[napi]
 pub struct BindingEmbedder {
-  inner: Arc<dyn Embedder>,
+  pub(crate) inner: Arc<dyn Embedder>,
 }
 
 #[napi]

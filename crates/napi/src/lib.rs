@@ -7,12 +7,14 @@ mod js_hook;
 mod js_model;
 mod js_tool;
 mod model;
+mod recall;
 mod run;
 mod storage;
 mod vector;
 
 pub use embedder::BindingEmbedder;
 pub use model::BindingModel;
+pub use recall::BindingSemanticRecall;
 pub use run::{BindingRun, BindingToolHost};
 pub use storage::BindingStorage;
 pub use vector::BindingVectorStore;

@@ -14,6 +14,7 @@ use crate::error::internal;
 use crate::js_hook::{JsStopHook, StopHookFn};
 use crate::js_tool::{JsTool, ToolDispatchFn};
 use crate::model::BindingModel;
+use crate::recall::BindingSemanticRecall;
 use crate::storage::BindingStorage;
 
 /// Largest chunk batch handed to JS at once, in bytes of JSON.
@@ -59,6 +60,7 @@ pub fn start_run(
   model: &BindingModel,
   tools: Option<&BindingToolHost>,
   storage: Option<&BindingStorage>,
+  recall: Option<&BindingSemanticRecall>,
   request_json: String,
   #[napi(ts_arg_type = "((steps: string) => Promise<boolean>) | undefined | null")]
   stop_hook: Option<Function<String, Promise<bool>>>,
@@ -90,6 +92,7 @@ pub fn start_run(
     }
   };
   let storage = storage.map(|s| s.inner.clone());
+  let recall = recall.map(|r| r.inner.clone());
   let prepared = RunRequest::parse(&request_json).and_then(|req| {
     let run_id = req.run_id.clone();
     let emit = req.emit_chunks;
@@ -118,7 +121,7 @@ pub fn start_run(
       Ok((run_id, _, mut config, memory)) => {
         let emitter = Emitter::new(run_id, chunk_tx);
         if let (Some(decl), Some(storage)) = (memory, storage)
-          && let Err(e) = attach_memory(&mut config, &decl, storage).await
+          && let Err(e) = attach_memory(&mut config, &decl, storage, recall).await
         {
           let _ = result_tx.send(Some(Arc::new(error_output(&e))));
           return;
@@ -147,16 +150,34 @@ async fn attach_memory(
   config: &mut lumos_core::RunConfig,
   decl: &lumos_core::MemoryDecl,
   storage: Arc<dyn lumos_store::Storage>,
+  recall: Option<Arc<lumos_memory::recall::SemanticRecall>>,
 ) -> Result<(), LumosError> {
   lumos_memory::ensure_thread(&*storage, &decl.thread_id, &decl.resource_id).await?;
-  config.history =
-    lumos_memory::load_history(&*storage, &decl.thread_id, decl.last_messages).await?;
+  let system_len = config
+    .messages
+    .iter()
+    .take_while(|m| matches!(m, lumos_core::Message::System { .. }))
+    .count();
+  let input = config
+    .messages
+    .get(system_len..)
+    .unwrap_or_default()
+    .to_vec();
+  config.history = lumos_memory::load_context(
+    &*storage,
+    recall.as_deref(),
+    &decl.thread_id,
+    &decl.resource_id,
+    decl.last_messages,
+    &input,
+  )
+  .await?;
   if !decl.read_only {
     config.recorder = Some(Arc::new(lumos_memory::ThreadRecorder {
       storage,
       thread_id: decl.thread_id.clone(),
       resource_id: decl.resource_id.clone(),
-      recall: None,
+      recall,
     }));
   }
   Ok(())

@@ -38,7 +38,7 @@ async fn blocking<T: Send + 'static>(
 
 #[napi]
 pub struct BindingVectorStore {
-  inner: Arc<VectorStore>,
+  pub(crate) inner: Arc<VectorStore>,
 }
 
 #[napi]

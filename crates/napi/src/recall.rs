@@ -1,0 +1,63 @@
+//! `BindingSemanticRecall`: one Memory's semantic recall (its vector index, its embedder with an
+//! embedding cache, and Mastra's `semanticRecall` options), handed to runs with memory.
+
+use std::sync::Arc;
+
+use lumos_memory::recall::{CachedEmbedder, RecallOptions, RecallScope, SemanticRecall};
+use napi_derive::napi;
+
+use crate::embedder::BindingEmbedder;
+use crate::error::coded;
+use crate::vector::BindingVectorStore;
+
+#[napi(object)]
+pub struct BindingRecallOptions {
+  pub top_k: u32,
+  pub before: u32,
+  pub after: u32,
+  /// `'resource'` (Mastra's default) or `'thread'`.
+  pub scope: String,
+  pub index_prefix: Option<String>,
+}
+
+#[napi]
+pub struct BindingSemanticRecall {
+  pub(crate) inner: Arc<SemanticRecall>,
+}
+
+#[napi]
+impl BindingSemanticRecall {
+  #[napi(constructor)]
+  pub fn new(
+    vectors: &BindingVectorStore,
+    embedder: &BindingEmbedder,
+    options: BindingRecallOptions,
+  ) -> napi::Result<Self> {
+    let scope = match options.scope.as_str() {
+      "resource" => RecallScope::Resource,
+      "thread" => RecallScope::Thread,
+      other => {
+        return Err(coded(
+          "INVALID_INPUT",
+          format!("semanticRecall.scope '{other}' is not valid: use 'resource' or 'thread'"),
+        ));
+      }
+    };
+    let defaults = RecallOptions::default();
+    let options = RecallOptions {
+      top_k: options.top_k,
+      before: options.before,
+      after: options.after,
+      scope,
+      index_prefix: options.index_prefix.unwrap_or(defaults.index_prefix),
+    };
+    let inner = SemanticRecall {
+      vectors: vectors.inner.clone(),
+      embedder: Arc::new(CachedEmbedder::new(embedder.inner.clone())),
+      options,
+    };
+    Ok(BindingSemanticRecall {
+      inner: Arc::new(inner),
+    })
+  }
+}
