@@ -40,7 +40,12 @@ export declare class BindingRun {
 }
 
 export declare class BindingSemanticRecall {
-  constructor(vectors: BindingVectorStore, embedder: BindingEmbedder, options: BindingRecallOptions)
+  constructor(vectors: BindingVectorStore, embedder: BindingEmbedder, storage: BindingStorage, options: BindingRecallOptions)
+  /**
+   * Messages similar to `query` (with their neighbours), oldest first, as stored-message JSON:
+   * `Memory.recall({ vectorSearchString })`.
+   */
+  search(query: string, threadId: string, resourceId: string): Promise<string>
 }
 
 export declare class BindingStorage {

@@ -27,4 +27,7 @@ test('an old, relevant message is recalled into the prompt; recall is resource-s
   // Every text is embedded once: the repeated "noted" answers are not re-sent.
   const sent = embeddings.requests.flatMap((r: any) => r.body.input)
   t.is(sent.filter((x: string) => x === 'noted').length, 1)
+  // The same search through Memory.recall({ vectorSearchString }).
+  const { messages } = await memory.recall({ threadId: 't2', resourceId: 'user-1', vectorSearchString: 'sister Porto' })
+  t.deepEqual(messages.map((m) => m.content.parts[0].text), ['my sister lives in Porto'])
 })

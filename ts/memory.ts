@@ -118,7 +118,7 @@ export class Memory {
       const c: RecallConfig = sr === true ? {} : (sr as RecallConfig)
       const range = c.messageRange ?? 1
       const { before, after } = typeof range === 'number' ? { before: range, after: range } : range
-      return new BindingSemanticRecall(await vector.__native(), embedder.__native(), { topK: c.topK ?? 4, before, after, scope: c.scope ?? 'resource', indexPrefix: c.indexName })
+      return new BindingSemanticRecall(await vector.__native(), embedder.__native(), await this.storage.__native(), { topK: c.topK ?? 4, before, after, scope: c.scope ?? 'resource', indexPrefix: c.indexName })
     })()
     return this.#recall
   }
@@ -185,8 +185,14 @@ export class Memory {
    * 10); pages count from the newest, each page oldest-first.
    */
   async recall(args: { threadId: string; resourceId?: string; page?: number; perPage?: number | false; include?: { id: string; withPreviousMessages?: number; withNextMessages?: number }[]; vectorSearchString?: string; threadConfig?: MemoryOptions }) {
-    if (args.vectorSearchString) throw new ConfigError('NOT_SUPPORTED', 'recall: vectorSearchString (semantic recall) is not supported by this version of Lumos yet')
     const db = await this.#db()
+    if (args.vectorSearchString) {
+      const recall = this.__recall()
+      if (!recall) throw new ConfigError('INVALID_INPUT', 'recall: vectorSearchString needs semanticRecall with a vector store and an embedder on this Memory')
+      const resourceId = args.resourceId ?? (await this.getThreadById({ threadId: args.threadId }))?.resourceId ?? ''
+      const found: RawMessage[] = JSON.parse(await native(async () => (await recall).search(args.vectorSearchString!, args.threadId, resourceId)))
+      return { messages: found.map(toMessage), total: found.length, page: 0, perPage: false as const, hasMore: false }
+    }
     const last = args.threadConfig?.lastMessages ?? this.options.lastMessages
     const perPage = args.perPage === false ? null : (args.perPage ?? (last === false ? null : last))
     const include = (args.include ?? []).map((i) => ({ id: i.id, before: i.withPreviousMessages ?? 0, after: i.withNextMessages ?? 0 }))

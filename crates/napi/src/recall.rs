@@ -7,7 +7,8 @@ use lumos_memory::recall::{CachedEmbedder, RecallOptions, RecallScope, SemanticR
 use napi_derive::napi;
 
 use crate::embedder::BindingEmbedder;
-use crate::error::coded;
+use crate::error::{coded, to_napi};
+use crate::storage::BindingStorage;
 use crate::vector::BindingVectorStore;
 
 #[napi(object)]
@@ -23,6 +24,7 @@ pub struct BindingRecallOptions {
 #[napi]
 pub struct BindingSemanticRecall {
   pub(crate) inner: Arc<SemanticRecall>,
+  storage: Arc<dyn lumos_store::Storage>,
 }
 
 #[napi]
@@ -31,6 +33,7 @@ impl BindingSemanticRecall {
   pub fn new(
     vectors: &BindingVectorStore,
     embedder: &BindingEmbedder,
+    storage: &BindingStorage,
     options: BindingRecallOptions,
   ) -> napi::Result<Self> {
     let scope = match options.scope.as_str() {
@@ -58,6 +61,30 @@ impl BindingSemanticRecall {
     };
     Ok(BindingSemanticRecall {
       inner: Arc::new(inner),
+      storage: storage.inner.clone(),
     })
+  }
+
+  /// Messages similar to `query` (with their neighbours), oldest first, as stored-message JSON:
+  /// `Memory.recall({ vectorSearchString })`.
+  #[napi]
+  pub async fn search(
+    &self,
+    query: String,
+    thread_id: String,
+    resource_id: String,
+  ) -> napi::Result<String> {
+    let found = self
+      .inner
+      .recall(
+        &*self.storage,
+        &query,
+        &thread_id,
+        &resource_id,
+        &Default::default(),
+      )
+      .await
+      .map_err(to_napi)?;
+    serde_json::to_string(&found).map_err(|e| coded("INTERNAL", e.to_string()))
   }
 }
