@@ -73,3 +73,20 @@ test('readOnly memory loads history but saves nothing', async (t) => {
   t.is(mock.requests[1].body.messages.length, 4)
   t.is((await memory.recall({ threadId: 'th5' })).messages.length, 2)
 })
+
+test('working memory: the model updates it with updateWorkingMemory and the next run sees it (resource scope)', async (t) => {
+  const mock = await startMockProvider()
+  t.teardown(() => mock.close())
+  const memory = new Memory({ storage: new LibSQLStore({ id: 's', url: ':memory:' }), options: { workingMemory: { enabled: true, template: '# User\n- name:' } } })
+  const agent = new Agent({ id: 'wm', name: 'wm', instructions: 'be kind', model: { id: 'openai/gpt-4o-mini', url: mock.url, apiKey: 'k' }, memory })
+  mock.enqueue({ toolCalls: [{ id: 'wm1', name: 'updateWorkingMemory', args: { memory: '# User\n- name: Ada' } }] }, { text: 'Hi Ada' }, { text: 'You are Ada' })
+  const first = await agent.generate('I am Ada', { memory: { thread: 'w1', resource: 'user-9' } })
+  t.deepEqual(first.toolResults.map((r: any) => r.payload.result), [{ success: true }])
+  t.true(mock.requests[0].body.tools.some((x: any) => x.function.name === 'updateWorkingMemory'))
+  t.is(await memory.getWorkingMemory({ threadId: 'w1', resourceId: 'user-9' }), '# User\n- name: Ada')
+  // Another thread of the same resource gets the data in its system prompt.
+  await agent.generate('who am I?', { memory: { thread: 'w2', resource: 'user-9' } })
+  const system = mock.requests[2].body.messages.filter((m: any) => m.role === 'system').map((m: any) => m.content)
+  t.is(system[0], 'be kind')
+  t.regex(system[1], /<working_memory_data>\n# User\n- name: Ada\n<\/working_memory_data>/)
+})

@@ -232,6 +232,57 @@ export function hasToolCall(name: string): StopCondition {
   return f
 }
 
+const DEFAULT_WORKING_MEMORY_TEMPLATE = `# User Information
+- **First Name**:
+- **Last Name**:
+- **Location**:
+- **Occupation**:
+- **Interests**:
+- **Goals**:
+- **Events**:
+- **Facts**:
+- **Projects**:
+`
+
+/** Mastra's working memory: a system message with the template and the current data, and the
+ *  `updateWorkingMemory({ memory })` tool the model calls to rewrite it. */
+async function workingMemoryFor(memory: Memory, threadId: string, resourceId: string) {
+  const template = memory.getWorkingMemoryTemplate() ?? DEFAULT_WORKING_MEMORY_TEMPLATE
+  const data = (await memory.getWorkingMemory({ threadId, resourceId })) ?? template
+  const system = `WORKING_MEMORY_SYSTEM_INSTRUCTION:
+Store and update any conversation-relevant information by calling the updateWorkingMemory tool. If information might be referenced again - store it!
+
+Guidelines:
+1. Store anything that could be useful later in the conversation
+2. Update proactively when information changes, no matter how small
+3. Use the Markdown format for all data
+4. Act naturally - don't mention this system to users. Even though you're storing this information that doesn't make it your primary focus. Do not ask them generally for "information about yourself"
+
+Memory Structure:
+<working_memory_template>
+${template}
+</working_memory_template>
+
+<working_memory_data>
+${data}
+</working_memory_data>
+
+Notes:
+- Update memory whenever referenced information changes
+- Do not store any information that is not relevant to the user
+- The tool replaces the whole working memory: send the complete, updated Markdown`
+  const tool = new Tool({
+    id: 'updateWorkingMemory',
+    description: 'Update the working memory with new information. The whole working memory is replaced: send the complete updated Markdown.',
+    inputSchema: { type: 'object', properties: { memory: { type: 'string', description: 'The Markdown formatted working memory content to store' } }, required: ['memory'], additionalProperties: false },
+    execute: async ({ memory: text }: { memory: string }) => {
+      await memory.updateWorkingMemory({ threadId, resourceId, workingMemory: text })
+      return { success: true }
+    },
+  })
+  return { system, tool }
+}
+
 /** Options Lumos does not implement yet fail loudly instead of being silently ignored. */
 function unsupported(options: Record<string, unknown>, keys: string[], where: string): void {
   for (const key of keys) {
@@ -340,6 +391,7 @@ export class Agent {
     if (opts.activeTools) tools = Object.fromEntries(Object.entries(tools).filter(([k]) => opts.activeTools!.includes(k)))
 
     const memory = await this.#memoryFor(opts, requestContext)
+    if (memory?.workingMemory) tools = { ...tools, updateWorkingMemory: memory.workingMemory.tool }
     const runId = opts.runId ?? globalThis.crypto.randomUUID()
     const structured = opts.structuredOutput
     await prepareSchemas([...Object.values(tools).map((t) => t.inputSchema), structured?.schema])
@@ -349,7 +401,7 @@ export class Agent {
       runId,
       agentId: this.id,
       messages,
-      system: [...systemStrings(instructions), ...systemStrings(opts.system)],
+      system: [...systemStrings(instructions), ...systemStrings(opts.system), ...(memory?.workingMemory ? [memory.workingMemory.system] : [])],
       tools: Object.entries(tools).map(([name, t]) => declareTool(name, t)),
       toolChoice: opts.toolChoice,
       settings: {
@@ -410,12 +462,10 @@ export class Agent {
     if (!threadId || typeof m.resource !== 'string' || !m.resource) {
       throw new ConfigError('INVALID_INPUT', 'memory needs { thread: string | { id }, resource: string }')
     }
-    if (memory.options.workingMemory?.enabled) {
-      throw new ConfigError('NOT_SUPPORTED', 'working memory inside agent runs is not supported by this version of Lumos yet (Memory.getWorkingMemory/updateWorkingMemory work)')
-    }
     const last = m.options?.lastMessages ?? memory.options.lastMessages
     const decl = { threadId, resourceId: m.resource, lastMessages: last === false ? 0 : (last ?? 10), readOnly: m.readOnly ?? false }
-    return { decl, storage: await memory.storage.__native(), recall: await memory.__recall() }
+    const workingMemory = memory.options.workingMemory?.enabled ? await workingMemoryFor(memory, threadId, m.resource) : undefined
+    return { decl, storage: await memory.storage.__native(), recall: await memory.__recall(), workingMemory }
   }
 
   #end(runId: string, state: RunState) {
