@@ -223,8 +223,9 @@ impl SemanticRecall {
     .map_err(|e| LumosError::new(ErrorCode::Memory, format!("memory recall task failed: {e}")))?
     .map_err(vector_error)?;
 
-    // Group hits by thread: each thread's context windows come from one query.
-    let mut by_thread: HashMap<String, Vec<String>> = HashMap::new();
+    // Group hits by thread (in a fixed order): each thread's context windows come from one query.
+    let mut by_thread: std::collections::BTreeMap<String, Vec<String>> =
+      std::collections::BTreeMap::new();
     for h in &hits {
       let t = h
         .metadata
@@ -234,7 +235,10 @@ impl SemanticRecall {
         .to_string();
       by_thread.entry(t).or_default().push(h.id.clone());
     }
-    let mut found: HashMap<String, StoredMessage> = HashMap::new();
+    // Keep the store's order (it breaks equal timestamps by insertion order); a stable sort by
+    // time then only interleaves threads.
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut out: Vec<StoredMessage> = Vec::new();
     for (thread, ids) in by_thread {
       let include = ids
         .into_iter()
@@ -256,12 +260,11 @@ impl SemanticRecall {
         .map_err(store_error)?
         .messages
       {
-        if !exclude.contains(&m.id) {
-          found.insert(m.id.clone(), m);
+        if !exclude.contains(&m.id) && seen.insert(m.id.clone()) {
+          out.push(m);
         }
       }
     }
-    let mut out: Vec<StoredMessage> = found.into_values().collect();
     out.sort_by_key(|m| m.created_at);
     Ok(out)
   }
