@@ -98,3 +98,11 @@ test('unsupported URLs and options fail clearly', (t) => {
   const err = t.throws(() => new Memory({ options: { semanticRecall: true } }))
   t.regex(err?.message ?? '', /needs `vector`/)
 })
+
+test('messages saved with equal timestamps come back in the order they were saved', async (t) => {
+  const m = memory()
+  await m.createThread({ resourceId: 'r1', threadId: 'same' })
+  const at = new Date(1_700_000_000_000)
+  await m.saveMessages({ messages: ['first', 'second', 'third'].map((x) => msg('same', x, 'user', at)) })
+  t.deepEqual((await m.recall({ threadId: 'same' })).messages.map((x) => x.content.parts[0].text), ['first', 'second', 'third'])
+})

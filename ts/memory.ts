@@ -198,7 +198,8 @@ export class Memory {
     const include = (args.include ?? []).map((i) => ({ id: i.id, before: i.withPreviousMessages ?? 0, after: i.withNextMessages ?? 0 }))
     const query = { threadId: args.threadId, resourceId: args.resourceId, page: args.page ?? 0, perPage, direction: 'DESC', include }
     const page = JSON.parse(await native(() => db.listMessages(JSON.stringify(query))))
-    const messages: MastraDBMessage[] = page.messages.map(toMessage).sort((a: MastraDBMessage, b: MastraDBMessage) => a.createdAt.getTime() - b.createdAt.getTime())
+    // The page comes newest first; reversed, equal timestamps keep their insertion order.
+    const messages: MastraDBMessage[] = page.messages.map(toMessage).reverse().sort((a: MastraDBMessage, b: MastraDBMessage) => a.createdAt.getTime() - b.createdAt.getTime())
     return { messages, total: page.total, page: page.page, perPage: page.perPage ?? false, hasMore: page.hasMore }
   }
 
