@@ -32,17 +32,7 @@ impl BindingEmbedder {
     config: BindingModelConfig,
     dimensions: Option<u32>,
   ) -> napi::Result<BindingEmbedder> {
-    let cfg = ModelConfig {
-      id: config.id,
-      url: config.url,
-      api_key: config.api_key,
-      headers: config
-        .headers
-        .map(|h| h.into_iter().collect())
-        .unwrap_or_default(),
-      connect_timeout_ms: config.connect_timeout_ms.map(u64::from),
-      read_timeout_ms: config.read_timeout_ms.map(u64::from),
-    };
+    let cfg = ModelConfig::from(config);
     let options = EmbeddingOptions {
       dimensions,
       ..EmbeddingOptions::default()

@@ -22,6 +22,22 @@ pub struct BindingModelConfig {
   pub read_timeout_ms: Option<u32>,
 }
 
+impl From<BindingModelConfig> for ModelConfig {
+  fn from(config: BindingModelConfig) -> Self {
+    ModelConfig {
+      id: config.id,
+      url: config.url,
+      api_key: config.api_key,
+      headers: config
+        .headers
+        .map(|h| h.into_iter().collect())
+        .unwrap_or_default(),
+      connect_timeout_ms: config.connect_timeout_ms.map(u64::from),
+      read_timeout_ms: config.read_timeout_ms.map(u64::from),
+    }
+  }
+}
+
 #[napi]
 pub struct BindingModel {
   pub(crate) inner: Arc<dyn Model>,
@@ -32,17 +48,7 @@ impl BindingModel {
   /// Resolves a native provider model. Missing API keys and malformed ids throw here.
   #[napi(factory)]
   pub fn from_config(config: BindingModelConfig) -> napi::Result<BindingModel> {
-    let cfg = ModelConfig {
-      id: config.id,
-      url: config.url,
-      api_key: config.api_key,
-      headers: config
-        .headers
-        .map(|h| h.into_iter().collect())
-        .unwrap_or_default(),
-      connect_timeout_ms: config.connect_timeout_ms.map(u64::from),
-      read_timeout_ms: config.read_timeout_ms.map(u64::from),
-    };
+    let cfg = ModelConfig::from(config);
     let inner =
       resolve_model(&cfg, &|name| std::env::var(name).ok()).map_err(|e| to_napi(e.into_lumos()))?;
     Ok(BindingModel { inner })

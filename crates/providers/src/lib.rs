@@ -47,6 +47,11 @@ pub struct ProviderConfig {
   pub read_timeout: Duration,
 }
 
+/// Header names only: values may carry secrets and stay out of `Debug` output.
+pub(crate) fn header_names(headers: &[(String, String)]) -> Vec<&str> {
+  headers.iter().map(|(k, _)| k.as_str()).collect()
+}
+
 impl std::fmt::Debug for ProviderConfig {
   fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
     f.debug_struct("ProviderConfig")
@@ -54,14 +59,7 @@ impl std::fmt::Debug for ProviderConfig {
       .field("model_id", &self.model_id)
       .field("base_url", &self.base_url)
       .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-      .field(
-        "headers",
-        &self
-          .headers
-          .iter()
-          .map(|(k, _)| k.as_str())
-          .collect::<Vec<_>>(),
-      )
+      .field("headers", &header_names(&self.headers))
       .field("connect_timeout", &self.connect_timeout)
       .field("read_timeout", &self.read_timeout)
       .finish()

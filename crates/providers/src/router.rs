@@ -159,14 +159,7 @@ impl std::fmt::Debug for ModelConfig {
       .field("id", &self.id)
       .field("url", &self.url)
       .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-      .field(
-        "headers",
-        &self
-          .headers
-          .iter()
-          .map(|(k, _)| k.as_str())
-          .collect::<Vec<_>>(),
-      )
+      .field("headers", &crate::header_names(&self.headers))
       .field("connect_timeout_ms", &self.connect_timeout_ms)
       .field("read_timeout_ms", &self.read_timeout_ms)
       .finish()

@@ -530,13 +530,7 @@ impl Storage for PostgresStore {
         format!(" WHERE {}", conds.join(" AND "))
       };
       let mut client = self.client().await?;
-      let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(pg_err)?;
+      let tx = snapshot_tx(&mut client).await?;
       let row = tx
         .query_one(
           &format!("SELECT COUNT(*) FROM lumos_threads{where_sql}"),
@@ -646,13 +640,7 @@ impl Storage for PostgresStore {
       }
       let where_sql = conds.join(" AND ");
       let mut client = self.client().await?;
-      let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(pg_err)?;
+      let tx = snapshot_tx(&mut client).await?;
       let row = tx
         .query_one(
           &format!("SELECT COUNT(*) FROM lumos_messages WHERE {where_sql}"),
@@ -858,4 +846,17 @@ impl Storage for PostgresStore {
       resource_from(&row)
     })
   }
+}
+
+/// A read-only repeatable-read transaction: a count and the page it counts see one snapshot.
+async fn snapshot_tx(
+  client: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>> {
+  client
+    .build_transaction()
+    .isolation_level(IsolationLevel::RepeatableRead)
+    .read_only(true)
+    .start()
+    .await
+    .map_err(pg_err)
 }
