@@ -7,6 +7,8 @@
 //!   Mastra-style `file:./x.db` URL.
 //! - [`PostgresStore`]: for many processes sharing one state. tokio-postgres with a deadpool
 //!   pool; upserts use `ON CONFLICT`, every multi-row write is one transaction.
+//! - [`PgVectorStore`]: vector indexes kept in PostgreSQL and searched in an in-process
+//!   `lumos_vector` index that follows the table (see its module docs).
 //!
 //! Both create and upgrade their schema through the migrations listed in code, recorded in a
 //! `lumos_schema_version` table. [`open_store`] picks the backend from a URL.
@@ -16,6 +18,7 @@
 //! table row has a monotonic sequence number used as the tie-breaker.
 
 mod error;
+mod pgvector;
 mod postgres;
 mod sqlite;
 mod types;
@@ -26,6 +29,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 pub use error::{Result, StoreError};
+pub use pgvector::{PgVectorError, PgVectorOptions, PgVectorStore};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use types::*;

@@ -60,7 +60,7 @@ impl std::fmt::Debug for PostgresStore {
   }
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
   let mut s = e.to_string();
   let mut src = e.source();
   while let Some(inner) = src {
@@ -99,7 +99,7 @@ pub(crate) fn pg_err(e: tokio_postgres::Error) -> StoreError {
   StoreError::Db(format!("PostgreSQL error: {}", chain(&e)))
 }
 
-fn pool_err(e: PoolError) -> StoreError {
+pub(crate) fn pool_err(e: PoolError) -> StoreError {
   match e {
     PoolError::Backend(e) => pg_err(e),
     PoolError::Timeout(_) => StoreError::Io(
@@ -123,7 +123,7 @@ fn to_json(v: &Value) -> Result<String> {
     .map_err(|e| StoreError::invalid(format!("value cannot be written as JSON: {e}")))
 }
 
-fn col<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T> {
+pub(crate) fn col<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T> {
   row
     .try_get(i)
     .map_err(|e| StoreError::Db(format!("unexpected PostgreSQL column {i}: {}", chain(&e))))
@@ -161,6 +161,86 @@ const MIGRATIONS: &[(i64, &str)] = &[(
      updated_at BIGINT NOT NULL
    );",
 )];
+
+/// Parses `postgres://user:pass@host:port/db` (or the key=value form).
+pub(crate) fn parse_url(url: &str) -> Result<tokio_postgres::Config> {
+  url.parse().map_err(|e: tokio_postgres::Error| {
+    StoreError::invalid(format!(
+      "invalid PostgreSQL connection string: {}; expected postgres://user:password@host:5432/database",
+      chain(&e)
+    ))
+  })
+}
+
+pub(crate) fn build_pool(
+  config: &tokio_postgres::Config,
+  options: &PostgresOptions,
+) -> Result<Pool> {
+  let manager = Manager::from_config(
+    config.clone(),
+    NoTls,
+    ManagerConfig {
+      recycling_method: RecyclingMethod::Fast,
+    },
+  );
+  Pool::builder(manager)
+    .max_size(options.max_connections.max(1))
+    .wait_timeout(Some(options.acquire_timeout))
+    .runtime(deadpool_postgres::Runtime::Tokio1)
+    .build()
+    .map_err(|e| StoreError::invalid(format!("cannot build the PostgreSQL pool: {e}")))
+}
+
+/// Applies the `migrations` not yet recorded in `version_table`, each in its own transaction
+/// under an advisory lock, so processes starting together migrate once.
+pub(crate) async fn run_migrations(
+  client: &mut deadpool_postgres::Object,
+  version_table: &str,
+  migrations: &[(i64, &str)],
+  latest: i64,
+) -> Result<()> {
+  let mig = |e: tokio_postgres::Error| {
+    StoreError::Migration(format!("PostgreSQL schema migration failed: {}", chain(&e)))
+  };
+  for (version, sql) in migrations {
+    let tx = client.transaction().await.map_err(mig)?;
+    // Another process migrating at the same time waits here, then sees the new version.
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+      .await
+      .map_err(mig)?;
+    tx.batch_execute(&format!(
+      "CREATE TABLE IF NOT EXISTS {version_table} (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)"
+    ))
+    .await
+    .map_err(mig)?;
+    let row = tx
+      .query_one(
+        &format!("SELECT COALESCE(MAX(version), 0)::int8 FROM {version_table}"),
+        &[],
+      )
+      .await
+      .map_err(mig)?;
+    let current: i64 = col(&row, 0)?;
+    if current > latest {
+      return Err(StoreError::Migration(format!(
+        "the database has schema version {current} ({version_table}), newer than this Lumos build knows ({latest}): upgrade Lumos in every process that shares it"
+      )));
+    }
+    if current >= *version {
+      tx.commit().await.map_err(mig)?;
+      continue;
+    }
+    tx.batch_execute(sql).await.map_err(mig)?;
+    tx.execute(
+      &format!("INSERT INTO {version_table} (version, applied_at) VALUES ($1, $2)"),
+      &[version, &now_ms()],
+    )
+    .await
+    .map_err(mig)?;
+    tx.commit().await.map_err(mig)?;
+  }
+  Ok(())
+}
 
 /// Advisory lock key serializing migrations across processes ("lumos" in ASCII).
 const MIGRATION_LOCK: i64 = 0x006c_756d_6f73;
@@ -360,26 +440,9 @@ impl PostgresStore {
   /// Connects (`postgres://user:pass@host:port/db`, or key=value form) and migrates. TLS is not
   /// supported yet: use `sslmode=disable`/`prefer` on a trusted network.
   pub async fn connect(url: &str, options: PostgresOptions) -> Result<Self> {
-    let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
-      StoreError::invalid(format!(
-        "invalid PostgreSQL connection string: {}; expected postgres://user:password@host:5432/database",
-        chain(&e)
-      ))
-    })?;
-    let manager = Manager::from_config(
-      config,
-      NoTls,
-      ManagerConfig {
-        recycling_method: RecyclingMethod::Fast,
-      },
-    );
-    let pool = Pool::builder(manager)
-      .max_size(options.max_connections.max(1))
-      .wait_timeout(Some(options.acquire_timeout))
-      .runtime(deadpool_postgres::Runtime::Tokio1)
-      .build()
-      .map_err(|e| StoreError::invalid(format!("cannot build the PostgreSQL pool: {e}")))?;
-    let store = PostgresStore { pool };
+    let store = PostgresStore {
+      pool: build_pool(&parse_url(url)?, &options)?,
+    };
     store.migrate().await?;
     Ok(store)
   }
@@ -402,48 +465,14 @@ impl PostgresStore {
   }
 
   async fn migrate(&self) -> Result<()> {
-    let mig = |e: tokio_postgres::Error| {
-      StoreError::Migration(format!("PostgreSQL schema migration failed: {}", chain(&e)))
-    };
     let mut client = self.client().await?;
-    for (version, sql) in MIGRATIONS {
-      let tx = client.transaction().await.map_err(mig)?;
-      // Another process migrating at the same time waits here, then sees the new version.
-      tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-        .await
-        .map_err(mig)?;
-      tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS lumos_schema_version (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
-      )
-      .await
-      .map_err(mig)?;
-      let row = tx
-        .query_one(
-          "SELECT COALESCE(MAX(version), 0)::int8 FROM lumos_schema_version",
-          &[],
-        )
-        .await
-        .map_err(mig)?;
-      let current: i64 = col(&row, 0)?;
-      if current > SCHEMA_VERSION {
-        return Err(StoreError::Migration(format!(
-          "the database has schema version {current}, newer than this Lumos build knows ({SCHEMA_VERSION}): upgrade Lumos in every process that shares it"
-        )));
-      }
-      if current >= *version {
-        tx.commit().await.map_err(mig)?;
-        continue;
-      }
-      tx.batch_execute(sql).await.map_err(mig)?;
-      tx.execute(
-        "INSERT INTO lumos_schema_version (version, applied_at) VALUES ($1, $2)",
-        &[version, &now_ms()],
-      )
-      .await
-      .map_err(mig)?;
-      tx.commit().await.map_err(mig)?;
-    }
-    Ok(())
+    run_migrations(
+      &mut client,
+      "lumos_schema_version",
+      MIGRATIONS,
+      SCHEMA_VERSION,
+    )
+    .await
   }
 
   async fn get_thread_owned(&self, id: String) -> Result<Option<Thread>> {

@@ -164,7 +164,9 @@ fn lock<T>(l: &Mutex<T>) -> MutexGuard<'_, T> {
   l.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn validate_name(name: &str) -> Result<()> {
+/// Checks an index name (1-200 of `A-Z a-z 0-9 _ -`, not starting with `-`); public so stores
+/// that mirror this one (PgVector) reject a bad name before writing anywhere.
+pub fn validate_name(name: &str) -> Result<()> {
   let ok = !name.is_empty()
     && name.len() <= 200
     && !name.starts_with('-')
@@ -180,7 +182,8 @@ fn validate_name(name: &str) -> Result<()> {
   }
 }
 
-fn check_vector(v: &[f32], dim: usize, what: &str) -> Result<()> {
+/// Checks one vector's length and that every component is finite (`what` names it in the error).
+pub fn check_vector(v: &[f32], dim: usize, what: &str) -> Result<()> {
   if v.len() != dim {
     return Err(VectorError::DimensionMismatch(format!(
       "{what} has {} dimensions but the index has {dim}: embed with the model the index was created for, or create an index with dimension {}",
@@ -197,7 +200,9 @@ fn check_vector(v: &[f32], dim: usize, what: &str) -> Result<()> {
   Ok(())
 }
 
-fn encode_metadata(m: &Value, i: usize) -> Result<Box<[u8]>> {
+/// Metadata `i` as stored: JSON bytes of an object, empty for `null` or `{}`; anything else is
+/// `VECTOR_INVALID_INPUT`.
+pub fn encode_metadata(m: &Value, i: usize) -> Result<Box<[u8]>> {
   match m {
     Value::Null => Ok(Box::default()),
     Value::Object(o) if o.is_empty() => Ok(Box::default()),
