@@ -11,6 +11,12 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 export declare class BindingEmbedder {
   static fromConfig(config: BindingModelConfig, dimensions?: number | undefined | null): BindingEmbedder
+  /**
+   * Bridges an AI SDK embedding model: `bridge(opJson)` runs one `doEmbed` per batch
+   * (`{ op: 'embed', id, values }`) or aborts one (`{ op: 'cancel', id }`), answering JSON.
+   * Held weakly, so a registered embedder never keeps the process alive.
+   */
+  static bridge(provider: string, modelId: string, maxBatch: number, maxParallel: number, maxRetries: number, bridge: (op: string) => Promise<string>): BindingEmbedder
   get provider(): string
   get modelId(): string
   get maxBatch(): number

@@ -35,4 +35,27 @@ export declare class ModelRouterEmbeddingModel {
         };
     }>;
 }
+/** Mastra's `embedderOptions` (what it passes on to `embedMany`). */
+export interface EmbedderOptions {
+    /** Retries of one `doEmbed` call on retryable errors (default 3, as Mastra's Memory). */
+    maxRetries?: number;
+    /** `doEmbed` calls in flight at once when the model supports parallel calls (default: all). */
+    maxParallelCalls?: number;
+    headers?: Record<string, string | undefined>;
+    providerOptions?: Record<string, Record<string, unknown>>;
+}
+/** An AI SDK embedding model object (spec v2/v3): anything with `doEmbed`. */
+export declare function isEmbeddingModel(m: unknown): m is {
+    doEmbed: Function;
+    provider?: string;
+    modelId?: string;
+};
+/**
+ * The native embedder for an embedding model: a router model's own, or a bridge to an AI SDK
+ * model's `doEmbed`. Batching by `maxEmbeddingsPerCall`, parallel calls (when
+ * `supportsParallelCalls`) and retries run natively, as `embedMany` would run them.
+ */
+export declare function nativeEmbedder(model: ModelRouterEmbeddingModel | {
+    doEmbed: Function;
+}, options?: EmbedderOptions): Promise<BindingEmbedder>;
 export {};

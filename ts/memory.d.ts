@@ -1,5 +1,5 @@
 import { BindingSemanticRecall } from '../binding.js';
-import { ModelRouterEmbeddingModel } from './embedding.js';
+import { type EmbedderOptions, ModelRouterEmbeddingModel } from './embedding.js';
 import { type LumosStorage } from './storage.js';
 import { LibSQLVector } from './vector.js';
 export interface StorageThread {
@@ -42,7 +42,10 @@ export declare class Memory {
     constructor(config?: {
         storage?: LumosStorage;
         vector?: LibSQLVector | false;
-        embedder?: string | ModelRouterEmbeddingModel | Record<string, unknown>;
+        embedder?: string | ModelRouterEmbeddingModel | {
+            doEmbed: Function;
+        } | Record<string, unknown>;
+        embedderOptions?: EmbedderOptions;
         options?: MemoryOptions;
         [key: string]: unknown;
     });

@@ -2,7 +2,7 @@
 // PostgreSQL to share). Semantic recall and the agent integration come next (issue 3).
 
 import { BindingSemanticRecall } from '../binding.js'
-import { ModelRouterEmbeddingModel } from './embedding.js'
+import { type EmbedderOptions, ModelRouterEmbeddingModel, isEmbeddingModel, nativeEmbedder } from './embedding.js'
 import { ConfigError, LumosError } from './errors.js'
 import { LibSQLStore, type LumosStorage, native } from './storage.js'
 import { LibSQLVector } from './vector.js'
@@ -89,20 +89,21 @@ export class Memory {
   #defaultStorage: LumosStorage | undefined
   readonly options: MemoryOptions
   readonly #vector: LibSQLVector | undefined
-  readonly #embedder: ModelRouterEmbeddingModel | undefined
+  readonly #embedder: ModelRouterEmbeddingModel | { doEmbed: Function } | undefined
+  readonly #embedderOptions: EmbedderOptions
   #recall: Promise<BindingSemanticRecall> | undefined
 
-  constructor(config: { storage?: LumosStorage; vector?: LibSQLVector | false; embedder?: string | ModelRouterEmbeddingModel | Record<string, unknown>; options?: MemoryOptions; [key: string]: unknown } = {}) {
+  constructor(config: { storage?: LumosStorage; vector?: LibSQLVector | false; embedder?: string | ModelRouterEmbeddingModel | { doEmbed: Function } | Record<string, unknown>; embedderOptions?: EmbedderOptions; options?: MemoryOptions; [key: string]: unknown } = {}) {
     const options = { lastMessages: 10, ...(config.options ?? {}) }
     this.#storage = config.storage
     this.options = options
+    this.#embedderOptions = config.embedderOptions ?? {}
     if (options.semanticRecall) {
       if (!(config.vector instanceof LibSQLVector)) throw new ConfigError('INVALID_INPUT', 'Memory: semanticRecall needs `vector` (e.g. new LibSQLVector({ id, url }))')
       const e = config.embedder
       if (typeof e === 'string') this.#embedder = new ModelRouterEmbeddingModel(e)
-      else if (e instanceof ModelRouterEmbeddingModel) this.#embedder = e
-      else if (e && typeof e === 'object' && typeof (e as any).doEmbed !== 'function') this.#embedder = new ModelRouterEmbeddingModel(e as any)
-      else if (e) throw new ConfigError('NOT_SUPPORTED', "Memory: AI SDK embedding model objects are not supported yet: use a router string like 'openai/text-embedding-3-small' or ModelRouterEmbeddingModel")
+      else if (e instanceof ModelRouterEmbeddingModel || isEmbeddingModel(e)) this.#embedder = e
+      else if (e && typeof e === 'object') this.#embedder = new ModelRouterEmbeddingModel(e as any)
       else throw new ConfigError('INVALID_INPUT', "Memory: semanticRecall needs `embedder` (e.g. 'openai/text-embedding-3-small')")
       this.#vector = config.vector
     }
@@ -118,7 +119,7 @@ export class Memory {
       const c: RecallConfig = sr === true ? {} : (sr as RecallConfig)
       const range = c.messageRange ?? 1
       const { before, after } = typeof range === 'number' ? { before: range, after: range } : range
-      return new BindingSemanticRecall(await vector.__native(), embedder.__native(), await this.storage.__native(), { topK: c.topK ?? 4, before, after, scope: c.scope ?? 'resource', indexPrefix: c.indexName })
+      return new BindingSemanticRecall(await vector.__native(), await nativeEmbedder(embedder, this.#embedderOptions), await this.storage.__native(), { topK: c.topK ?? 4, before, after, scope: c.scope ?? 'resource', indexPrefix: c.indexName })
     })()
     return this.#recall
   }

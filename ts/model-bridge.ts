@@ -87,7 +87,8 @@ function mapPart(p: any): any | undefined {
   }
 }
 
-function errorAnswer(err: any) {
+/** A thrown error → the bridge's error answer (`statusCode` keeps AI SDK APICallErrors retryable). */
+export function errorAnswer(err: any): { error: { message: string; status?: number; body?: string; retryAfterMs?: number } } {
   const status = typeof err?.statusCode === 'number' ? err.statusCode : undefined
   const headers = err?.responseHeaders ?? {}
   const ms = Number(headers['retry-after-ms'])

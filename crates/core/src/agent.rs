@@ -18,7 +18,7 @@ use crate::model::{
   FinishReason, Model, ModelError, ModelEvent, ModelRequest, ModelSettings, ModelStream,
   ResponseFormat, ToolChoice, Usage,
 };
-use crate::retry::{RetryPolicy, unit_random};
+use crate::retry::{RetryPolicy, with_retries};
 use crate::schema;
 use crate::time::{iso8601, now_millis};
 use crate::tool::{Tool, ToolCallRequest, ToolOutcome};
@@ -436,34 +436,10 @@ async fn call_with_retries(
   policy: &RetryPolicy,
   cancel: &CancellationToken,
 ) -> Result<ModelStream, ModelError> {
-  let mut attempt = 0;
-  loop {
-    let result = tokio::select! {
-      biased;
-      _ = cancel.cancelled() => return Err(ModelError::Aborted),
-      r = model.call(request.clone(), cancel.clone()) => r,
-    };
-    let error = match result {
-      Ok(stream) => return Ok(stream),
-      Err(e) => e,
-    };
-    if !error.is_retryable() || attempt >= policy.max_retries {
-      return Err(error);
-    }
-    let retry_after = match &error {
-      ModelError::Http { retry_after, .. } => *retry_after,
-      _ => None,
-    };
-    let Some(wait) = policy.delay(attempt, retry_after, unit_random()) else {
-      return Err(error);
-    };
-    tokio::select! {
-      biased;
-      _ = cancel.cancelled() => return Err(ModelError::Aborted),
-      _ = tokio::time::sleep(wait) => {}
-    }
-    attempt += 1;
-  }
+  with_retries(policy, cancel, || {
+    model.call(request.clone(), cancel.clone())
+  })
+  .await
 }
 
 struct StepOutput {

@@ -50,6 +50,48 @@ pub fn unit_random() -> f64 {
   bits as f64 / (1u64 << 53) as f64
 }
 
+/// Calls `call` until it succeeds, fails with an error that is not retryable, or `policy` runs
+/// out; waits between attempts as `policy` says (a provider's Retry-After first). Cancellation
+/// ends the wait and the call in flight with `ModelError::Aborted`.
+pub async fn with_retries<T, F, Fut>(
+  policy: &RetryPolicy,
+  cancel: &tokio_util::sync::CancellationToken,
+  mut call: F,
+) -> Result<T, crate::model::ModelError>
+where
+  F: FnMut() -> Fut,
+  Fut: std::future::Future<Output = Result<T, crate::model::ModelError>>,
+{
+  use crate::model::ModelError;
+  let mut attempt = 0;
+  loop {
+    let error = tokio::select! {
+      biased;
+      _ = cancel.cancelled() => return Err(ModelError::Aborted),
+      r = call() => match r {
+        Ok(value) => return Ok(value),
+        Err(e) => e,
+      },
+    };
+    if !error.is_retryable() || attempt >= policy.max_retries {
+      return Err(error);
+    }
+    let retry_after = match &error {
+      ModelError::Http { retry_after, .. } => *retry_after,
+      _ => None,
+    };
+    let Some(wait) = policy.delay(attempt, retry_after, unit_random()) else {
+      return Err(error);
+    };
+    tokio::select! {
+      biased;
+      _ = cancel.cancelled() => return Err(ModelError::Aborted),
+      _ = tokio::time::sleep(wait) => {}
+    }
+    attempt += 1;
+  }
+}
+
 #[cfg(test)]
 mod tests {
   use super::*;

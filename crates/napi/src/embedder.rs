@@ -1,14 +1,16 @@
-//! `BindingEmbedder`: a native embedding model (OpenAI-compatible `/embeddings`), batched and
-//! retried in Rust. Vectors come back as one flat `Float32Array` plus the dimension.
+//! `BindingEmbedder`: a native embedding model (OpenAI-compatible `/embeddings`) or an AI SDK
+//! embedding model bridged from JS, batched and retried in Rust. Vectors come back as one flat
+//! `Float32Array` plus the dimension.
 
 use std::sync::Arc;
 
 use lumos_core::{CancellationToken, Embedder};
 use lumos_providers::{EmbeddingOptions, ModelConfig, resolve_embedder_with};
-use napi::bindgen_prelude::Float32Array;
+use napi::bindgen_prelude::{Float32Array, Function, Promise};
 use napi_derive::napi;
 
 use crate::error::to_napi;
+use crate::js_embedder::{EmbedBridgeFn, JsEmbedder};
 use crate::model::BindingModelConfig;
 
 #[napi(object)]
@@ -40,6 +42,39 @@ impl BindingEmbedder {
     let inner = resolve_embedder_with(&cfg, &|name| std::env::var(name).ok(), &options)
       .map_err(|e| to_napi(e.into_lumos()))?;
     Ok(BindingEmbedder { inner })
+  }
+
+  /// Bridges an AI SDK embedding model: `bridge(opJson)` runs one `doEmbed` per batch
+  /// (`{ op: 'embed', id, values }`) or aborts one (`{ op: 'cancel', id }`), answering JSON.
+  /// Held weakly, so a registered embedder never keeps the process alive.
+  #[napi(factory)]
+  pub fn bridge(
+    provider: String,
+    model_id: String,
+    max_batch: u32,
+    max_parallel: u32,
+    max_retries: u32,
+    #[napi(ts_arg_type = "(op: string) => Promise<string>")] bridge: Function<
+      String,
+      Promise<String>,
+    >,
+  ) -> napi::Result<BindingEmbedder> {
+    let tsfn: EmbedBridgeFn = bridge
+      .build_threadsafe_function()
+      .weak::<true>()
+      .callee_handled::<false>()
+      .build()?;
+    let inner = JsEmbedder::new(
+      provider,
+      model_id,
+      max_batch as usize,
+      max_parallel as usize,
+      max_retries,
+      tsfn,
+    );
+    Ok(BindingEmbedder {
+      inner: Arc::new(inner),
+    })
   }
 
   #[napi(getter)]

@@ -3,6 +3,7 @@
 
 mod embedder;
 mod error;
+mod js_embedder;
 mod js_hook;
 mod js_model;
 mod js_tool;

@@ -120,8 +120,13 @@ pub fn start_run(
     let text = match prepared {
       Ok((run_id, _, mut config, memory)) => {
         let emitter = Emitter::new(run_id, chunk_tx);
+        // Loading memory may embed the query (a JS embedding model too): abort ends it.
         if let (Some(decl), Some(storage)) = (memory, storage)
-          && let Err(e) = attach_memory(&mut config, &decl, storage, recall).await
+          && let Err(e) = tokio::select! {
+            biased;
+            _ = run_cancel.cancelled() => Err(LumosError::aborted()),
+            r = attach_memory(&mut config, &decl, storage, recall) => r,
+          }
         {
           let _ = result_tx.send(Some(Arc::new(error_output(&e))));
           return;

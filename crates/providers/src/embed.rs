@@ -10,9 +10,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures::StreamExt;
 use futures::future::BoxFuture;
-use lumos_core::embed::{Embedder, Embeddings};
+use lumos_core::embed::{Embedder, Embeddings, embed_in_batches};
 use lumos_core::model::ModelError;
 use lumos_core::retry::{RetryPolicy, unit_random};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
@@ -132,54 +131,15 @@ impl OpenAiEmbeddingModel {
     if cancel.is_cancelled() {
       return Err(ModelError::Aborted);
     }
-    if texts.is_empty() {
-      return Ok(Embeddings::default());
-    }
-    if texts.len() <= self.max_batch {
-      return self.embed_batch(&texts, &cancel).await;
-    }
-    let (size, count) = (self.max_batch, texts.len().div_ceil(self.max_batch));
-    let mut done: Vec<Option<Embeddings>> = vec![None; count];
-    let (texts_ref, cancel) = (&texts, &cancel);
-    // Batches are named by number (a closure taking a borrowed slice trips the `Send` check).
-    let mut in_flight = futures::stream::iter(0..count)
-      .map(|i| async move {
-        let batch = &texts_ref[i * size..((i + 1) * size).min(texts_ref.len())];
-        (i, self.embed_batch(batch, cancel).await)
-      })
-      .buffer_unordered(self.max_parallel);
-    // The first failure ends the call; dropping the stream drops the requests still running.
-    while let Some((i, result)) = in_flight.next().await {
-      done[i] = Some(result?);
-    }
-    drop(in_flight);
-    let mut out = Embeddings {
-      vectors: Vec::with_capacity(texts.len()),
-      tokens: 0,
-    };
-    for batch in done.into_iter().flatten() {
-      if let (Some(first), Some(next)) = (out.vectors.first(), batch.vectors.first())
-        && first.len() != next.len()
-      {
-        return Err(ModelError::Malformed(format!(
-          "{} returned vectors of different lengths ({} and {}) within one call",
-          self.endpoint.provider,
-          first.len(),
-          next.len()
-        )));
-      }
-      out.vectors.extend(batch.vectors);
-      out.tokens += batch.tokens;
-    }
-    if out.vectors.len() != texts.len() {
-      return Err(ModelError::Malformed(format!(
-        "{} returned {} vectors for {} texts",
-        self.endpoint.provider,
-        out.vectors.len(),
-        texts.len()
-      )));
-    }
-    Ok(out)
+    let (texts, cancel) = (&texts, &cancel);
+    embed_in_batches(
+      &self.endpoint.provider,
+      texts.len(),
+      self.max_batch,
+      self.max_parallel,
+      |range| async move { self.embed_batch(&texts[range], cancel).await },
+    )
+    .await
   }
 
   /// One request, retried on 429/5xx/connection failures with backoff (Retry-After first).
