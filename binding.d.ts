@@ -126,6 +126,16 @@ export interface BindingRecallOptions {
   indexPrefix?: string
 }
 
+export interface BindingTitleOptions {
+  /** Empty or absent: Mastra's default title instructions. */
+  instructions?: string
+  minMessages?: number
+  lastMessages?: number
+}
+
+/** Titles `threadId` with `model` when it has no title yet; resolves to the new title or null. */
+export declare function generateThreadTitle(model: BindingModel, storage: BindingStorage, threadId: string, options: BindingTitleOptions): Promise<string | null>
+
 /**
  * Starts one agent run. Invalid options do not throw: the run ends at once with the error in
  * its result, so `generate` and `stream` report it the same way.

@@ -1,7 +1,7 @@
 import { ToolExecutionError } from './errors.js';
 import { type Chunk, type FullOutput, ModelOutput, type StreamCallbacks, type StructuredOutputOptions } from './output.js';
 import { RequestContext } from './request-context.js';
-import { Memory } from './memory.js';
+import { Memory, type MemoryOptions } from './memory.js';
 import { Tool } from './tools.js';
 type Dynamic<T> = T | ((args: {
     requestContext: RequestContext;
@@ -72,8 +72,11 @@ export interface AgentExecutionOptions {
         resource: string;
         options?: {
             lastMessages?: number | false;
+            generateTitle?: MemoryOptions['generateTitle'];
         };
         readOnly?: boolean;
+        /** Called with the title once `generateTitle` has made one. */
+        onTitleGenerated?: (title: string) => unknown;
     };
     [key: string]: unknown;
 }

@@ -2,13 +2,13 @@
 // and shapes what comes back. The loop itself (model calls, retries, tool dispatch, streaming)
 // runs in Rust.
 
-import { BindingModel, BindingToolHost, startRun, type BindingRun } from '../binding.js'
+import { BindingModel, type BindingStorage, BindingToolHost, generateThreadTitle, startRun, type BindingRun } from '../binding.js'
 import { AbortError, ConfigError, ToolExecutionError, reviveNativeError, serializeError } from './errors.js'
 import { isLanguageModel, makeBridge } from './model-bridge.js'
 import { type Chunk, type FullOutput, ModelOutput, type StreamCallbacks, type StructuredOutputOptions, pumpChunks, toFullOutput } from './output.js'
 import { RequestContext } from './request-context.js'
 import { type AnySchema, isJsValidated, prepareSchemas, toJSONSchema, validate } from './schema.js'
-import { Memory } from './memory.js'
+import { Memory, type MemoryOptions } from './memory.js'
 import { Tool, type ToolExecutionContext, validationFailure } from './tools.js'
 
 type Dynamic<T> = T | ((args: { requestContext: RequestContext; mastra?: unknown }) => T | Promise<T>)
@@ -61,7 +61,14 @@ export interface AgentExecutionOptions {
   onChunk?: StreamCallbacks['onChunk']
   onError?: StreamCallbacks['onError']
   onAbort?: (e: { steps: any[] }) => unknown
-  memory?: { thread: string | { id: string }; resource: string; options?: { lastMessages?: number | false }; readOnly?: boolean }
+  memory?: {
+    thread: string | { id: string }
+    resource: string
+    options?: { lastMessages?: number | false; generateTitle?: MemoryOptions['generateTitle'] }
+    readOnly?: boolean
+    /** Called with the title once `generateTitle` has made one. */
+    onTitleGenerated?: (title: string) => unknown
+  }
   [key: string]: unknown
 }
 
@@ -76,6 +83,12 @@ export interface AgentConfig {
   memory?: Dynamic<Memory>
   maxRetries?: number
   [key: string]: unknown
+}
+
+type TitleConfig = {
+  model?: Dynamic<ModelConfig>
+  instructions?: string | ((args: { requestContext: RequestContext; mastra?: unknown }) => string | Promise<string>)
+  minMessages?: number
 }
 
 interface RunState {
@@ -338,7 +351,7 @@ export class Agent {
 
   /** Runs to completion and returns Mastra's FullOutput. Rejects with a coded error on failure. */
   async generate(messages: unknown, options: AgentExecutionOptions = {}): Promise<FullOutput<any>> {
-    const { run, state, opts, runId } = await this.#start(messages, options, false)
+    const { run, state, opts, runId, title } = await this.#start(messages, options, false)
     const callbacks: StreamCallbacks = { onChunk: opts.onChunk, onStepFinish: opts.onStepFinish, onError: opts.onError }
     try {
       const pump = opts.onChunk || opts.onStepFinish || opts.onError ? pumpChunks(run, callbacks, () => {}) : undefined
@@ -350,6 +363,7 @@ export class Agent {
         throw full.error
       }
       await opts.onFinish?.({ ...full, steps: full.steps, totalUsage: full.totalUsage })
+      title?.()
       return full
     } finally {
       this.#end(runId, state)
@@ -358,13 +372,16 @@ export class Agent {
 
   /** Starts a run and returns its stream output at once; failures arrive as `error` chunks. */
   async stream(messages: unknown, options: AgentExecutionOptions = {}): Promise<ModelOutput<any>> {
-    const { run, state, opts, runId } = await this.#start(messages, options, true)
+    const { run, state, opts, runId, title } = await this.#start(messages, options, true)
     const finalize = async () => {
       try {
         const raw = JSON.parse(await run.result())
         const full = await toFullOutput({ ...raw, runId }, opts.structuredOutput)
         if (full.error instanceof AbortError) await opts.onAbort?.({ steps: full.steps })
-        else if (!full.error) await opts.onFinish?.({ ...full })
+        else if (!full.error) {
+          await opts.onFinish?.({ ...full })
+          title?.()
+        }
         return full
       } finally {
         this.#end(runId, state)
@@ -373,7 +390,7 @@ export class Agent {
     return new ModelOutput(run, runId, finalize, { onChunk: opts.onChunk, onStepFinish: opts.onStepFinish, onError: opts.onError }, opts.structuredOutput)
   }
 
-  async #start(messages: unknown, options: AgentExecutionOptions, stream: boolean): Promise<{ run: BindingRun; state: RunState; opts: AgentExecutionOptions; runId: string }> {
+  async #start(messages: unknown, options: AgentExecutionOptions, stream: boolean): Promise<{ run: BindingRun; state: RunState; opts: AgentExecutionOptions; runId: string; title?: () => void }> {
     const requestContext = options.requestContext ?? new RequestContext()
     const defaults = await resolveDynamic(this.#config.defaultOptions ?? {}, requestContext, this.#mastra)
     const opts: AgentExecutionOptions = { ...defaults, ...options, modelSettings: { ...defaults.modelSettings, ...options.modelSettings } }
@@ -447,7 +464,21 @@ export class Agent {
       opts.abortSignal.addEventListener('abort', onAbort, { once: true })
       ;(state as any).detach = () => opts.abortSignal?.removeEventListener('abort', onAbort)
     }
-    return { run, state, opts, runId }
+    const title = memory?.title ? () => this.#generateTitle(memory.title!, memory.storage, model, requestContext, opts.memory?.onTitleGenerated) : undefined
+    return { run, state, opts, runId, title }
+  }
+
+  /** Mastra's `generateTitle`: after a successful run, in the background — the run neither waits
+   *  for it nor fails with it (a failure goes to the Mastra logger, as in Mastra). */
+  #generateTitle(t: { config: NonNullable<MemoryOptions['generateTitle']>; threadId: string; lastMessages: number }, storage: BindingStorage, agentModel: BindingModel, requestContext: RequestContext, onTitleGenerated?: (title: string) => unknown): void {
+    const cfg: TitleConfig = t.config === true ? {} : (t.config as TitleConfig)
+    const task = (async () => {
+      const model = cfg.model ? resolveModel(await resolveDynamic(cfg.model, requestContext, this.#mastra)) : agentModel
+      const instructions = typeof cfg.instructions === 'function' ? await cfg.instructions({ requestContext, mastra: this.#mastra }) : cfg.instructions
+      const title = await generateThreadTitle(model, storage, t.threadId, { instructions: instructions || undefined, minMessages: cfg.minMessages, lastMessages: t.lastMessages })
+      if (title) await onTitleGenerated?.(title)
+    })()
+    task.catch((err) => (this.#mastra as any)?.getLogger?.()?.error?.('Error generating title', { agent: this.name, error: reviveNativeError(err) }))
   }
 
   /** `memory: { thread, resource }` → the native store and what the run loads and records. */
@@ -465,7 +496,9 @@ export class Agent {
     const last = m.options?.lastMessages ?? memory.options.lastMessages
     const decl = { threadId, resourceId: m.resource, lastMessages: last === false ? 0 : (last ?? 10), readOnly: m.readOnly ?? false }
     const workingMemory = memory.options.workingMemory?.enabled ? await workingMemoryFor(memory, threadId, m.resource) : undefined
-    return { decl, storage: await memory.storage.__native(), recall: await memory.__recall(), workingMemory }
+    const generateTitle = m.options?.generateTitle ?? memory.options.generateTitle
+    const title = generateTitle && !decl.readOnly ? { config: generateTitle, threadId, lastMessages: decl.lastMessages || 10 } : undefined
+    return { decl, storage: await memory.storage.__native(), recall: await memory.__recall(), workingMemory, title }
   }
 
   #end(runId: string, state: RunState) {

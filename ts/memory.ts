@@ -30,7 +30,9 @@ export interface MemoryOptions {
   lastMessages?: number | false
   semanticRecall?: boolean | Record<string, unknown>
   workingMemory?: { enabled?: boolean; scope?: 'resource' | 'thread'; template?: string; schema?: unknown }
-  generateTitle?: boolean | Record<string, unknown>
+  /** Mastra's title generation: `true`, or the model (default: the agent's), instructions and
+   *  how many thread messages are needed first (default 1). */
+  generateTitle?: boolean | { model?: unknown; instructions?: string | ((args: { requestContext: any; mastra?: unknown }) => string | Promise<string>); minMessages?: number; emitEvent?: boolean }
   [key: string]: unknown
 }
 

@@ -7,6 +7,7 @@
 //! ran, its result — the way Mastra stores them.
 
 pub mod recall;
+pub mod title;
 
 use std::sync::Arc;
 

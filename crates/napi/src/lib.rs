@@ -11,6 +11,7 @@ mod model;
 mod recall;
 mod run;
 mod storage;
+mod title;
 mod vector;
 
 pub use embedder::BindingEmbedder;
