@@ -36,6 +36,27 @@ export declare class BindingModel {
   get modelId(): string
 }
 
+export declare class BindingPgVector {
+  /** Connects, creates the tables when missing, starts syncing. */
+  static connect(url: string, options?: BindingPgVectorOptions | undefined | null): Promise<BindingPgVector>
+  createIndex(name: string, dimension: number, metric: string): Promise<void>
+  listIndexes(): Promise<Array<string>>
+  /** `{ dimension, count, metric }` as JSON. */
+  describeIndex(name: string): Promise<string>
+  deleteIndex(name: string): Promise<void>
+  /**
+   * Upserts `vectors` (flat) with optional ids and metadata (a JSON array); returns the ids.
+   * Validated whole first, committed in one transaction.
+   */
+  upsert(name: string, vectors: Float32Array, ids?: Array<string> | undefined | null, metadataJson?: string | undefined | null): Promise<Array<string>>
+  /** Nearest neighbours as a JSON array of `{ id, score, metadata, vector? }`. */
+  query(name: string, query: Float32Array, topK: number, filterJson: string | undefined | null, includeVector: boolean): Promise<string>
+  updateVector(name: string, id: string, vector?: Float32Array | undefined | null, metadataJson?: string | undefined | null): Promise<boolean>
+  deleteVector(name: string, id: string): Promise<boolean>
+  /** Stops syncing and closes the connections; later calls fail with `STORE_IO`. */
+  disconnect(): void
+}
+
 export declare class BindingRun {
   /** The next batch of chunks as a JSON array, or `null` when the run has ended. */
   next(): Promise<string | null>
@@ -47,6 +68,8 @@ export declare class BindingRun {
 
 export declare class BindingSemanticRecall {
   constructor(vectors: BindingVectorStore, embedder: BindingEmbedder, storage: BindingStorage, options: BindingRecallOptions)
+  /** Recall whose vectors live in PostgreSQL (`vector: new PgVector(...)`). */
+  static withPgVector(vectors: BindingPgVector, embedder: BindingEmbedder, storage: BindingStorage, options: BindingRecallOptions): BindingSemanticRecall
   /**
    * Messages similar to `query` (with their neighbours), oldest first, as stored-message JSON:
    * `Memory.recall({ vectorSearchString })`.
@@ -115,6 +138,15 @@ export interface BindingModelConfig {
   headers?: Record<string, string>
   connectTimeoutMs?: number
   readTimeoutMs?: number
+}
+
+export interface BindingPgVectorOptions {
+  /** Pool size (default 4; one more connection listens for changes). */
+  maxConnections?: number
+  /** Fallback poll of other processes' writes, in ms (default 200; 0 turns syncing off). */
+  pollIntervalMs?: number
+  /** Wake on `NOTIFY` from other processes' writes (default true). */
+  listen?: boolean
 }
 
 export interface BindingRecallOptions {

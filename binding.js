@@ -773,13 +773,15 @@ if (
   }
 }
 
-const { BindingEmbedder, BindingModel, BindingRun, BindingSemanticRecall, BindingStorage, BindingToolHost, BindingVectorStore, startRun } = nativeBinding
+const { BindingEmbedder, BindingModel, BindingPgVector, BindingRun, BindingSemanticRecall, BindingStorage, BindingToolHost, BindingVectorStore, generateThreadTitle, startRun } = nativeBinding
 export { BindingEmbedder }
 export { BindingModel }
+export { BindingPgVector }
 export { BindingRun }
 export { BindingSemanticRecall }
 export { BindingStorage }
 export { BindingToolHost }
 export { BindingVectorStore }
+export { generateThreadTitle }
 export { startRun }
 export const __napiBindingTarget = __napiLoadedBindingTarget

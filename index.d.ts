@@ -9,6 +9,8 @@ export { ModelOutput } from './ts/output.js';
 export type { Chunk, FullOutput, Usage, StructuredOutputOptions } from './ts/output.js';
 export { LumosError, ProviderError, AbortError, StructuredOutputError, ToolExecutionError, ConfigError } from './ts/errors.js';
 export { LibSQLVector } from './ts/vector.js';
+export { PgVector } from './ts/pgvector.js';
+export type { PgVectorConfig } from './ts/pgvector.js';
 export type { QueryResult, IndexStats } from './ts/vector.js';
 export { LibSQLStore, PostgresStore } from './ts/storage.js';
 export { Memory } from './ts/memory.js';

@@ -1,6 +1,7 @@
 import { BindingSemanticRecall } from '../binding.js';
 import { type EmbedderOptions, ModelRouterEmbeddingModel } from './embedding.js';
 import { type LumosStorage } from './storage.js';
+import { PgVector } from './pgvector.js';
 import { LibSQLVector } from './vector.js';
 export interface StorageThread {
     id: string;
@@ -51,7 +52,7 @@ export declare class Memory {
     readonly options: MemoryOptions;
     constructor(config?: {
         storage?: LumosStorage;
-        vector?: LibSQLVector | false;
+        vector?: LibSQLVector | PgVector | false;
         embedder?: string | ModelRouterEmbeddingModel | {
             doEmbed: Function;
         } | Record<string, unknown>;

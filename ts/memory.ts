@@ -5,6 +5,7 @@ import { BindingSemanticRecall } from '../binding.js'
 import { type EmbedderOptions, ModelRouterEmbeddingModel, isEmbeddingModel, nativeEmbedder } from './embedding.js'
 import { ConfigError, LumosError } from './errors.js'
 import { LibSQLStore, type LumosStorage, native } from './storage.js'
+import { PgVector } from './pgvector.js'
 import { LibSQLVector } from './vector.js'
 
 export interface StorageThread {
@@ -90,18 +91,18 @@ export class Memory {
   readonly #storage: LumosStorage | undefined
   #defaultStorage: LumosStorage | undefined
   readonly options: MemoryOptions
-  readonly #vector: LibSQLVector | undefined
+  readonly #vector: LibSQLVector | PgVector | undefined
   readonly #embedder: ModelRouterEmbeddingModel | { doEmbed: Function } | undefined
   readonly #embedderOptions: EmbedderOptions
   #recall: Promise<BindingSemanticRecall> | undefined
 
-  constructor(config: { storage?: LumosStorage; vector?: LibSQLVector | false; embedder?: string | ModelRouterEmbeddingModel | { doEmbed: Function } | Record<string, unknown>; embedderOptions?: EmbedderOptions; options?: MemoryOptions; [key: string]: unknown } = {}) {
+  constructor(config: { storage?: LumosStorage; vector?: LibSQLVector | PgVector | false; embedder?: string | ModelRouterEmbeddingModel | { doEmbed: Function } | Record<string, unknown>; embedderOptions?: EmbedderOptions; options?: MemoryOptions; [key: string]: unknown } = {}) {
     const options = { lastMessages: 10, ...(config.options ?? {}) }
     this.#storage = config.storage
     this.options = options
     this.#embedderOptions = config.embedderOptions ?? {}
     if (options.semanticRecall) {
-      if (!(config.vector instanceof LibSQLVector)) throw new ConfigError('INVALID_INPUT', 'Memory: semanticRecall needs `vector` (e.g. new LibSQLVector({ id, url }))')
+      if (!(config.vector instanceof LibSQLVector || config.vector instanceof PgVector)) throw new ConfigError('INVALID_INPUT', 'Memory: semanticRecall needs `vector` (e.g. new LibSQLVector({ id, url }) or new PgVector({ id, connectionString }))')
       const e = config.embedder
       if (typeof e === 'string') this.#embedder = new ModelRouterEmbeddingModel(e)
       else if (e instanceof ModelRouterEmbeddingModel || isEmbeddingModel(e)) this.#embedder = e
@@ -121,7 +122,8 @@ export class Memory {
       const c: RecallConfig = sr === true ? {} : (sr as RecallConfig)
       const range = c.messageRange ?? 1
       const { before, after } = typeof range === 'number' ? { before: range, after: range } : range
-      return new BindingSemanticRecall(await vector.__native(), await nativeEmbedder(embedder, this.#embedderOptions), await this.storage.__native(), { topK: c.topK ?? 4, before, after, scope: c.scope ?? 'resource', indexPrefix: c.indexName })
+      const args = [await nativeEmbedder(embedder, this.#embedderOptions), await this.storage.__native(), { topK: c.topK ?? 4, before, after, scope: c.scope ?? 'resource', indexPrefix: c.indexName }] as const
+      return vector instanceof PgVector ? BindingSemanticRecall.withPgVector(await vector.__native(), ...args) : new BindingSemanticRecall(await vector.__native(), ...args)
     })()
     return this.#recall
   }

@@ -61,4 +61,6 @@ export declare class LibSQLVector {
         id: string;
     }): Promise<void>;
 }
+/** number[][] → one flat Float32Array (rows must share a length); a Float32Array passes as is. */
+export declare function flatten(vectors: Vectors): Float32Array;
 export {};

@@ -105,7 +105,7 @@ export class LibSQLVector {
 }
 
 /** number[][] → one flat Float32Array (rows must share a length); a Float32Array passes as is. */
-function flatten(vectors: Vectors): Float32Array {
+export function flatten(vectors: Vectors): Float32Array {
   if (vectors instanceof Float32Array) return vectors
   if (!Array.isArray(vectors)) throw new ConfigError('VECTOR_INVALID_INPUT', 'vectors must be number[][] or one flat Float32Array')
   const dim = vectors[0]?.length ?? 0

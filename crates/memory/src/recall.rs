@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use lumos_core::message::Message;
 use lumos_core::{CancellationToken, Embedder, Embeddings, ErrorCode, LumosError};
+use lumos_store::PgVectorStore;
 use lumos_store::{IncludeMessage, ListMessagesQuery, Storage, StoredMessage};
-use lumos_vector::{Metric, Quantization, VectorStore};
+use lumos_vector::{Metric, Quantization, QueryResult, VectorStore};
 use serde_json::{Value, json};
 
 /// Where recall searches: the current thread, or every thread of the resource (Mastra's default).
@@ -109,8 +110,96 @@ impl CachedEmbedder {
   }
 }
 
+/// Where recall keeps its vectors: the in-process store, or PgVector (shared through PostgreSQL).
+#[derive(Clone)]
+pub enum RecallVectors {
+  Local(Arc<VectorStore>),
+  Postgres(PgVectorStore),
+}
+
+impl From<Arc<VectorStore>> for RecallVectors {
+  fn from(v: Arc<VectorStore>) -> Self {
+    RecallVectors::Local(v)
+  }
+}
+
+fn task_error(e: tokio::task::JoinError) -> LumosError {
+  LumosError::new(ErrorCode::Memory, format!("memory vector task failed: {e}"))
+}
+
+fn pg_vector_error(e: lumos_store::PgVectorError) -> LumosError {
+  LumosError::new(
+    ErrorCode::Memory,
+    format!("memory vector index: {e} ({})", e.code()),
+  )
+}
+
+impl RecallVectors {
+  /// Creates the index when missing, then upserts.
+  async fn upsert(
+    &self,
+    name: String,
+    dimension: usize,
+    ids: Vec<String>,
+    flat: Vec<f32>,
+    metadata: Vec<Value>,
+  ) -> Result<(), LumosError> {
+    match self {
+      RecallVectors::Local(store) => {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || {
+          store.create_index(&name, dimension, Metric::Cosine, Quantization::F32)?;
+          store.upsert(&name, Some(ids), &flat, metadata).map(|_| ())
+        })
+        .await
+        .map_err(task_error)?
+        .map_err(vector_error)
+      }
+      RecallVectors::Postgres(pg) => {
+        pg.create_index(&name, dimension, Metric::Cosine)
+          .await
+          .map_err(pg_vector_error)?;
+        pg.upsert(&name, Some(ids), &flat, metadata)
+          .await
+          .map(|_| ())
+          .map_err(pg_vector_error)
+      }
+    }
+  }
+
+  /// Nearest neighbours; none when the index does not exist yet.
+  async fn query(
+    &self,
+    name: String,
+    q: Vec<f32>,
+    top_k: usize,
+    filter: Value,
+  ) -> Result<Vec<QueryResult>, LumosError> {
+    match self {
+      RecallVectors::Local(store) => {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || {
+          if !store.list_indexes().contains(&name) {
+            return Ok(Vec::new());
+          }
+          store.query(&name, &q, top_k, Some(&filter), false)
+        })
+        .await
+        .map_err(task_error)?
+        .map_err(vector_error)
+      }
+      RecallVectors::Postgres(pg) => match pg.query(&name, q, top_k, Some(filter), false).await {
+        Err(lumos_store::PgVectorError::Vector(lumos_vector::VectorError::IndexNotFound(_))) => {
+          Ok(Vec::new())
+        }
+        other => other.map_err(pg_vector_error),
+      },
+    }
+  }
+}
+
 pub struct SemanticRecall {
-  pub vectors: Arc<VectorStore>,
+  pub vectors: RecallVectors,
   pub embedder: Arc<CachedEmbedder>,
   pub options: RecallOptions,
 }
@@ -173,20 +262,11 @@ impl SemanticRecall {
       .map(|(m, _)| json!({ "message_id": m.id, "thread_id": m.thread_id, "resource_id": m.resource_id }))
       .collect();
     let flat: Vec<f32> = vectors.iter().flat_map(|v| v.iter().copied()).collect();
-    let store = self.vectors.clone();
     let name = self.index_name(dimension);
-    tokio::task::spawn_blocking(move || {
-      store.create_index(&name, dimension, Metric::Cosine, Quantization::F32)?;
-      store.upsert(&name, Some(ids), &flat, metadata).map(|_| ())
-    })
-    .await
-    .map_err(|e| {
-      LumosError::new(
-        ErrorCode::Memory,
-        format!("memory indexing task failed: {e}"),
-      )
-    })?
-    .map_err(vector_error)
+    self
+      .vectors
+      .upsert(name, dimension, ids, flat, metadata)
+      .await
   }
 
   /// Earlier messages similar to `query` (with their neighbours), oldest first, leaving out
@@ -211,17 +291,10 @@ impl SemanticRecall {
       RecallScope::Thread => json!({ "thread_id": thread_id }),
       RecallScope::Resource => json!({ "resource_id": resource_id }),
     };
-    let store = self.vectors.clone();
-    let top_k = self.options.top_k as usize;
-    let hits = tokio::task::spawn_blocking(move || {
-      if !store.list_indexes().contains(&name) {
-        return Ok(Vec::new());
-      }
-      store.query(&name, &q, top_k, Some(&filter), false)
-    })
-    .await
-    .map_err(|e| LumosError::new(ErrorCode::Memory, format!("memory recall task failed: {e}")))?
-    .map_err(vector_error)?;
+    let hits = self
+      .vectors
+      .query(name, q.to_vec(), self.options.top_k as usize, filter)
+      .await?;
 
     // Group hits by thread (in a fixed order): each thread's context windows come from one query.
     let mut by_thread: std::collections::BTreeMap<String, Vec<String>> =

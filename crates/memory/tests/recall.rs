@@ -63,7 +63,7 @@ async fn setup(scope: RecallScope) -> (Arc<dyn Storage>, Arc<SemanticRecall>, Ar
     texts_embedded: AtomicUsize::new(0),
   });
   let recall = Arc::new(SemanticRecall {
-    vectors: Arc::new(VectorStore::open(None).unwrap()),
+    vectors: Arc::new(VectorStore::open(None).unwrap()).into(),
     embedder: Arc::new(CachedEmbedder::new(bow.clone())),
     options: RecallOptions {
       top_k: 1,

@@ -8,6 +8,7 @@ mod js_hook;
 mod js_model;
 mod js_tool;
 mod model;
+mod pgvector;
 mod recall;
 mod run;
 mod storage;
@@ -16,6 +17,7 @@ mod vector;
 
 pub use embedder::BindingEmbedder;
 pub use model::BindingModel;
+pub use pgvector::BindingPgVector;
 pub use recall::BindingSemanticRecall;
 pub use run::{BindingRun, BindingToolHost};
 pub use storage::BindingStorage;

@@ -3,11 +3,14 @@
 
 use std::sync::Arc;
 
-use lumos_memory::recall::{CachedEmbedder, RecallOptions, RecallScope, SemanticRecall};
+use lumos_memory::recall::{
+  CachedEmbedder, RecallOptions, RecallScope, RecallVectors, SemanticRecall,
+};
 use napi_derive::napi;
 
 use crate::embedder::BindingEmbedder;
 use crate::error::{coded, to_napi};
+use crate::pgvector::BindingPgVector;
 use crate::storage::BindingStorage;
 use crate::vector::BindingVectorStore;
 
@@ -36,6 +39,31 @@ impl BindingSemanticRecall {
     storage: &BindingStorage,
     options: BindingRecallOptions,
   ) -> napi::Result<Self> {
+    Self::build(vectors.inner.clone().into(), embedder, storage, options)
+  }
+
+  /// Recall whose vectors live in PostgreSQL (`vector: new PgVector(...)`).
+  #[napi(factory)]
+  pub fn with_pg_vector(
+    vectors: &BindingPgVector,
+    embedder: &BindingEmbedder,
+    storage: &BindingStorage,
+    options: BindingRecallOptions,
+  ) -> napi::Result<Self> {
+    Self::build(
+      RecallVectors::Postgres(vectors.inner.clone()),
+      embedder,
+      storage,
+      options,
+    )
+  }
+
+  fn build(
+    vectors: RecallVectors,
+    embedder: &BindingEmbedder,
+    storage: &BindingStorage,
+    options: BindingRecallOptions,
+  ) -> napi::Result<Self> {
     let scope = match options.scope.as_str() {
       "resource" => RecallScope::Resource,
       "thread" => RecallScope::Thread,
@@ -55,7 +83,7 @@ impl BindingSemanticRecall {
       index_prefix: options.index_prefix.unwrap_or(defaults.index_prefix),
     };
     let inner = SemanticRecall {
-      vectors: vectors.inner.clone(),
+      vectors,
       embedder: Arc::new(CachedEmbedder::new(embedder.inner.clone())),
       options,
     };

@@ -5,18 +5,18 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use lumos_vector::{Metric, Quantization, VectorError, VectorStore};
+use lumos_vector::{IndexStats, Metric, Quantization, QueryResult, VectorError, VectorStore};
 use napi::bindgen_prelude::Float32Array;
 use napi_derive::napi;
 use serde_json::{Value, json};
 
 use crate::error::{coded, internal};
 
-fn vector_err(e: VectorError) -> napi::Error {
+pub(crate) fn vector_err(e: VectorError) -> napi::Error {
   coded(e.code(), e.to_string())
 }
 
-fn parse_json(text: Option<String>, what: &str) -> napi::Result<Option<Value>> {
+pub(crate) fn parse_json(text: Option<String>, what: &str) -> napi::Result<Option<Value>> {
   match text {
     None => Ok(None),
     Some(t) => serde_json::from_str(&t).map(Some).map_err(|e| {
@@ -26,6 +26,35 @@ fn parse_json(text: Option<String>, what: &str) -> napi::Result<Option<Value>> {
       )
     }),
   }
+}
+
+/// `upsert`'s metadata: a JSON array (one object per vector), or none.
+pub(crate) fn metadata_list(json: Option<String>) -> napi::Result<Vec<Value>> {
+  match parse_json(json, "metadata")? {
+    None => Ok(Vec::new()),
+    Some(Value::Array(items)) => Ok(items),
+    Some(_) => Err(coded(
+      "VECTOR_INVALID_INPUT",
+      "metadata must be an array (one object per vector)",
+    )),
+  }
+}
+
+/// `describeIndex`'s `{ dimension, count, metric }`.
+pub(crate) fn stats_json(s: &IndexStats) -> String {
+  json!({ "dimension": s.dimension, "count": s.count, "metric": s.metric.as_str() }).to_string()
+}
+
+/// Query hits as a JSON array of `{ id, score, metadata, vector? }`.
+pub(crate) fn hits_json(hits: Vec<QueryResult>) -> String {
+  let out: Vec<Value> = hits
+    .into_iter()
+    .map(|h| match h.vector {
+      Some(v) => json!({ "id": h.id, "score": h.score, "metadata": h.metadata, "vector": v }),
+      None => json!({ "id": h.id, "score": h.score, "metadata": h.metadata }),
+    })
+    .collect();
+  Value::Array(out).to_string()
 }
 
 async fn blocking<T: Send + 'static>(
@@ -92,10 +121,7 @@ impl BindingVectorStore {
   #[napi]
   pub fn describe_index(&self, name: String) -> napi::Result<String> {
     let s = self.inner.describe_index(&name).map_err(vector_err)?;
-    Ok(
-      json!({ "dimension": s.dimension, "count": s.count, "metric": s.metric.as_str() })
-        .to_string(),
-    )
+    Ok(stats_json(&s))
   }
 
   #[napi]
@@ -116,16 +142,7 @@ impl BindingVectorStore {
   ) -> napi::Result<Vec<String>> {
     // Copy before leaving the JS thread: JS may reuse the buffer.
     let flat = vectors.to_vec();
-    let metadata = match parse_json(metadata_json, "metadata")? {
-      None => Vec::new(),
-      Some(Value::Array(items)) => items,
-      Some(_) => {
-        return Err(coded(
-          "VECTOR_INVALID_INPUT",
-          "metadata must be an array (one object per vector)",
-        ));
-      }
-    };
+    let metadata = metadata_list(metadata_json)?;
     let store = self.inner.clone();
     blocking(move || {
       store
@@ -152,14 +169,7 @@ impl BindingVectorStore {
       let hits = store
         .query(&name, &q, top_k as usize, filter.as_ref(), include_vector)
         .map_err(vector_err)?;
-      let out: Vec<Value> = hits
-        .into_iter()
-        .map(|h| match h.vector {
-          Some(v) => json!({ "id": h.id, "score": h.score, "metadata": h.metadata, "vector": v }),
-          None => json!({ "id": h.id, "score": h.score, "metadata": h.metadata }),
-        })
-        .collect();
-      Ok(Value::Array(out).to_string())
+      Ok(hits_json(hits))
     })
     .await
   }

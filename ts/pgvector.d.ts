@@ -1,0 +1,65 @@
+import { BindingPgVector } from '../binding.js';
+import { type IndexStats, type QueryResult } from './vector.js';
+export interface PgVectorConfig {
+    id: string;
+    connectionString?: string;
+    host?: string;
+    port?: number;
+    user?: string;
+    password?: string;
+    database?: string;
+    /** Pool size of this process (default 4, plus one listening connection). */
+    max?: number;
+    /** Fallback poll for other processes' writes, in ms (default 200). */
+    pollIntervalMs?: number;
+    [key: string]: unknown;
+}
+export declare class PgVector {
+    #private;
+    readonly id: string;
+    constructor(config: PgVectorConfig);
+    /** The native store (for Memory's semantic recall). */
+    __native(): Promise<BindingPgVector>;
+    /** `indexConfig` and `buildIndex` (pgvector's own index types) are accepted and ignored: search runs in process. */
+    createIndex({ indexName, dimension, metric }: {
+        indexName: string;
+        dimension: number;
+        metric?: IndexStats['metric'];
+        indexConfig?: unknown;
+        buildIndex?: boolean;
+    }): Promise<void>;
+    upsert({ indexName, vectors, metadata, ids }: {
+        indexName: string;
+        vectors: number[][] | Float32Array;
+        metadata?: Record<string, any>[];
+        ids?: string[];
+    }): Promise<string[]>;
+    query({ indexName, queryVector, topK, filter, includeVector }: {
+        indexName: string;
+        queryVector: number[] | Float32Array;
+        topK?: number;
+        filter?: Record<string, any>;
+        includeVector?: boolean;
+    }): Promise<QueryResult[]>;
+    listIndexes(): Promise<string[]>;
+    describeIndex({ indexName }: {
+        indexName: string;
+    }): Promise<IndexStats>;
+    deleteIndex({ indexName }: {
+        indexName: string;
+    }): Promise<void>;
+    updateVector({ indexName, id, update }: {
+        indexName: string;
+        id: string;
+        update: {
+            vector?: number[] | Float32Array;
+            metadata?: Record<string, any>;
+        };
+    }): Promise<void>;
+    deleteVector({ indexName, id }: {
+        indexName: string;
+        id: string;
+    }): Promise<void>;
+    /** Stops syncing and closes this process's connections. */
+    disconnect(): Promise<void>;
+}
