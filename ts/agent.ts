@@ -327,10 +327,18 @@ export class Agent {
   /** Called by `new Mastra({ agents })`. */
   __registerMastra(mastra: unknown): void {
     this.#mastra = mastra
+    if (this.#config.memory instanceof Memory) this.#config.memory.__registerMastra(mastra as any)
   }
 
   async getMemory(opts: { requestContext?: RequestContext } = {}): Promise<Memory | undefined> {
-    return resolveDynamic(this.#config.memory, opts.requestContext ?? new RequestContext(), this.#mastra)
+    return this.#resolveMemory(opts.requestContext ?? new RequestContext())
+  }
+
+  /** The agent's Memory; as in Mastra, one without its own storage gets the registry's. */
+  async #resolveMemory(requestContext: RequestContext): Promise<Memory | undefined> {
+    const memory = await resolveDynamic(this.#config.memory, requestContext, this.#mastra)
+    if (this.#mastra && memory instanceof Memory) memory.__registerMastra(this.#mastra as any)
+    return memory
   }
 
   getDescription(): string {
@@ -485,7 +493,7 @@ export class Agent {
   async #memoryFor(opts: AgentExecutionOptions, requestContext: RequestContext) {
     const m = opts.memory
     if (!m) return undefined
-    const memory = await resolveDynamic(this.#config.memory, requestContext, this.#mastra)
+    const memory = await this.#resolveMemory(requestContext)
     if (!(memory instanceof Memory)) {
       throw new ConfigError('MEMORY_NOT_CONFIGURED', `agent '${this.id}' was called with \`memory\` but has no Memory: pass new Agent({ memory: new Memory({ ... }) })`)
     }

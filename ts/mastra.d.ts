@@ -1,8 +1,11 @@
 import type { Agent } from './agent.js';
+import type { LumosStorage } from './storage.js';
 import type { LibSQLVector } from './vector.js';
 export interface MastraConfig {
     agents?: Record<string, Agent>;
     vectors?: Record<string, LibSQLVector>;
+    /** Used by every agent Memory created without its own `storage`. */
+    storage?: LumosStorage;
     logger?: unknown;
     [key: string]: unknown;
 }
@@ -15,6 +18,7 @@ export declare class Mastra {
     addAgent(agent: Agent, key?: string): void;
     getVector(name: string): LibSQLVector;
     listVectors(): Record<string, LibSQLVector>;
+    getStorage(): LumosStorage | undefined;
     getLogger(): unknown;
 }
 export { Mastra as Lumos };

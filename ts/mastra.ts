@@ -1,12 +1,15 @@
-// The central registry. Later issues add workflows, storage, vectors and MCP servers here.
+// The central registry: agents, storage and vectors. Later issues add workflows and MCP servers.
 
 import type { Agent } from './agent.js'
 import { LumosError } from './errors.js'
+import type { LumosStorage } from './storage.js'
 import type { LibSQLVector } from './vector.js'
 
 export interface MastraConfig {
   agents?: Record<string, Agent>
   vectors?: Record<string, LibSQLVector>
+  /** Used by every agent Memory created without its own `storage`. */
+  storage?: LumosStorage
   logger?: unknown
   [key: string]: unknown
 }
@@ -15,11 +18,13 @@ export class Mastra {
   readonly #agents: Record<string, Agent>
   readonly #logger: unknown
   readonly #vectors: Record<string, LibSQLVector>
+  readonly #storage: LumosStorage | undefined
 
   constructor(config: MastraConfig = {}) {
     this.#agents = { ...(config.agents ?? {}) }
     this.#logger = config.logger
     this.#vectors = { ...(config.vectors ?? {}) }
+    this.#storage = config.storage
     for (const agent of Object.values(this.#agents)) agent.__registerMastra?.(this)
   }
 
@@ -52,6 +57,10 @@ export class Mastra {
 
   listVectors(): Record<string, LibSQLVector> {
     return { ...this.#vectors }
+  }
+
+  getStorage(): LumosStorage | undefined {
+    return this.#storage
   }
 
   getLogger(): unknown {

@@ -63,6 +63,14 @@ export declare class Memory {
     /** The native semantic-recall handle, or undefined when recall is off. */
     __recall(): Promise<BindingSemanticRecall> | undefined;
     get storage(): LumosStorage;
+    /** True when `storage` was given to this Memory (the registry's storage is then not used). */
+    get hasOwnStorage(): boolean;
+    /** Replaces the storage (Mastra's registry calls this for a Memory without its own). */
+    setStorage(storage: LumosStorage): void;
+    /** Called for the agents of `new Mastra({ storage, agents })`: a Memory without storage uses the registry's. */
+    __registerMastra(mastra: {
+        getStorage?: () => LumosStorage | undefined;
+    }): void;
     createThread({ resourceId, threadId, title, metadata }: {
         resourceId: string;
         threadId?: string;

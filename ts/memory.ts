@@ -88,7 +88,8 @@ function toStored(m: any, index: number, now: number): RawMessage {
 type RecallConfig = { topK?: number; messageRange?: number | { before: number; after: number }; scope?: 'resource' | 'thread'; indexName?: string }
 
 export class Memory {
-  readonly #storage: LumosStorage | undefined
+  #storage: LumosStorage | undefined
+  /** The registry's storage (`new Mastra({ storage })`) or, failing that, the embedded default. */
   #defaultStorage: LumosStorage | undefined
   readonly options: MemoryOptions
   readonly #vector: LibSQLVector | PgVector | undefined
@@ -129,8 +130,29 @@ export class Memory {
   }
 
   get storage(): LumosStorage {
-    this.#defaultStorage ??= this.#storage ?? new LibSQLStore({ id: 'lumos-default', url: 'file:./lumos.db' })
+    if (this.#storage) return this.#storage
+    this.#defaultStorage ??= new LibSQLStore({ id: 'lumos-default', url: 'file:./lumos.db' })
     return this.#defaultStorage
+  }
+
+  /** True when `storage` was given to this Memory (the registry's storage is then not used). */
+  get hasOwnStorage(): boolean {
+    return this.#storage !== undefined
+  }
+
+  /** Replaces the storage (Mastra's registry calls this for a Memory without its own). */
+  setStorage(storage: LumosStorage): void {
+    if ((this.#storage ?? this.#defaultStorage) === storage) return
+    if (this.#storage) this.#storage = storage
+    else this.#defaultStorage = storage
+    // The recall handle holds the old store.
+    this.#recall = undefined
+  }
+
+  /** Called for the agents of `new Mastra({ storage, agents })`: a Memory without storage uses the registry's. */
+  __registerMastra(mastra: { getStorage?: () => LumosStorage | undefined }): void {
+    const storage = mastra.getStorage?.()
+    if (storage && !this.hasOwnStorage) this.setStorage(storage)
   }
 
   async #db() {
