@@ -34,12 +34,16 @@ export declare class PgVector {
         metadata?: Record<string, any>[];
         ids?: string[];
     }): Promise<string[]>;
-    query({ indexName, queryVector, topK, filter, includeVector }: {
+    /** `minScore` drops weaker hits; `ef` and `probes` (pgvector tuning) are ignored. */
+    query({ indexName, queryVector, topK, filter, includeVector, minScore }: {
         indexName: string;
         queryVector: number[] | Float32Array;
         topK?: number;
         filter?: Record<string, any>;
         includeVector?: boolean;
+        minScore?: number;
+        ef?: number;
+        probes?: number;
     }): Promise<QueryResult[]>;
     listIndexes(): Promise<string[]>;
     describeIndex({ indexName }: {

@@ -70,10 +70,12 @@ export class PgVector {
     return native(() => store.upsert(indexName, flatten(vectors), ids, metadata ? JSON.stringify(metadata) : undefined))
   }
 
-  async query({ indexName, queryVector, topK = 10, filter, includeVector = false }: { indexName: string; queryVector: number[] | Float32Array; topK?: number; filter?: Record<string, any>; includeVector?: boolean }): Promise<QueryResult[]> {
+  /** `minScore` drops weaker hits; `ef` and `probes` (pgvector tuning) are ignored. */
+  async query({ indexName, queryVector, topK = 10, filter, includeVector = false, minScore }: { indexName: string; queryVector: number[] | Float32Array; topK?: number; filter?: Record<string, any>; includeVector?: boolean; minScore?: number; ef?: number; probes?: number }): Promise<QueryResult[]> {
     const store = await this.#open()
     const q = queryVector instanceof Float32Array ? queryVector : Float32Array.from(queryVector)
-    return JSON.parse(await native(() => store.query(indexName, q, topK, filter && Object.keys(filter).length ? JSON.stringify(filter) : undefined, includeVector)))
+    const hits: QueryResult[] = JSON.parse(await native(() => store.query(indexName, q, topK, filter && Object.keys(filter).length ? JSON.stringify(filter) : undefined, includeVector)))
+    return minScore === undefined ? hits : hits.filter((h) => h.score >= minScore)
   }
 
   async listIndexes(): Promise<string[]> {

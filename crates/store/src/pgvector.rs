@@ -4,7 +4,9 @@
 //! Tables: `lumos_vector_indexes` (name, dimension, metric, a `generation` that changes when an
 //! index is deleted and created again, and `last_seq`) and `lumos_vectors` (one row per vector:
 //! `seq`, `vector` as little-endian f32 `BYTEA`, `metadata` as `JSON`; a deleted vector stays as a
-//! tombstone with `vector` NULL so other processes see the delete).
+//! tombstone with `vector` NULL so other processes see the delete). Tombstones more than
+//! `tombstone_horizon` numbers behind `last_seq` are pruned (recorded in `pruned_seq`); a process
+//! further behind than that reloads the index instead of catching up.
 //!
 //! Every write is one transaction that row-locks the index's catalogue row and takes the next
 //! `seq` numbers from its `last_seq`. Writers of one index are therefore serialized and commit in
@@ -76,6 +78,9 @@ pub struct PgVectorOptions {
   pub poll_interval: Duration,
   /// Listen for change notifications (lower latency than polling alone).
   pub listen: bool,
+  /// Deleted vectors are remembered (as tombstones) for this many sequence numbers; a process
+  /// that falls further behind reloads the index.
+  pub tombstone_horizon: i64,
 }
 
 impl Default for PgVectorOptions {
@@ -87,6 +92,7 @@ impl Default for PgVectorOptions {
       },
       poll_interval: Duration::from_millis(200),
       listen: true,
+      tombstone_horizon: 100_000,
     }
   }
 }
@@ -99,6 +105,7 @@ const MIGRATIONS: &[(i64, &str)] = &[(
      metric TEXT NOT NULL,
      generation TEXT NOT NULL,
      last_seq BIGINT NOT NULL DEFAULT 0,
+     pruned_seq BIGINT NOT NULL DEFAULT 0,
      created_at BIGINT NOT NULL
    );
    CREATE TABLE lumos_vectors (
@@ -129,10 +136,13 @@ struct Catalogue {
   metric: Metric,
   generation: String,
   last_seq: i64,
+  /// Tombstones up to here are gone: a delta from below it would miss deletes.
+  pruned_seq: i64,
 }
 
 struct Inner {
   pool: Pool,
+  tombstone_horizon: i64,
   local: VectorStore,
   /// Applied state per locally loaded index. Held while the local index is changed, so pulls
   /// and this process's own writes apply in `seq` order.
@@ -243,7 +253,7 @@ impl Inner {
       return Err(VectorError::IndexNotFound(name.to_owned()).into());
     };
     let from = match synced.get(name) {
-      Some(s) if s.generation == cat.generation => {
+      Some(s) if s.generation == cat.generation && s.seq >= cat.pruned_seq => {
         if s.seq >= cat.last_seq {
           tx.commit().await?;
           return Ok(());
@@ -399,9 +409,9 @@ impl Inner {
 /// The catalogue row of `name` (`FOR UPDATE` when writing: serializes the index's writers).
 async fn catalogue(tx: &Transaction<'_>, name: &str, lock: bool) -> Result<Option<Catalogue>> {
   let sql = if lock {
-    "SELECT dimension, metric, generation, last_seq FROM lumos_vector_indexes WHERE name = $1 FOR UPDATE"
+    "SELECT dimension, metric, generation, last_seq, pruned_seq FROM lumos_vector_indexes WHERE name = $1 FOR UPDATE"
   } else {
-    "SELECT dimension, metric, generation, last_seq FROM lumos_vector_indexes WHERE name = $1"
+    "SELECT dimension, metric, generation, last_seq, pruned_seq FROM lumos_vector_indexes WHERE name = $1"
   };
   let Some(row) = tx.query_opt(sql, &[&name]).await? else {
     return Ok(None);
@@ -417,6 +427,7 @@ async fn catalogue(tx: &Transaction<'_>, name: &str, lock: bool) -> Result<Optio
     })?,
     generation: col(&row, 2)?,
     last_seq: col(&row, 3)?,
+    pruned_seq: col(&row, 4)?,
   }))
 }
 
@@ -450,6 +461,7 @@ impl PgVectorStore {
     let local = VectorStore::open(None)?;
     let inner = Arc::new(Inner {
       pool,
+      tombstone_horizon: options.tombstone_horizon.max(1),
       local,
       synced: Mutex::new(HashMap::new()),
       signals: Arc::default(),
@@ -803,6 +815,21 @@ impl PgVectorStore {
       .await?;
     if n == 0 {
       return Ok(false);
+    }
+    // At most once per horizon: forget tombstones every process has had a horizon to see.
+    let horizon = self.inner.tombstone_horizon;
+    if last - cat.pruned_seq >= 2 * horizon {
+      let upto = last - horizon;
+      tx.execute(
+        "DELETE FROM lumos_vectors WHERE index_name = $1 AND vector IS NULL AND seq <= $2",
+        &[&name, &upto],
+      )
+      .await?;
+      tx.execute(
+        "UPDATE lumos_vector_indexes SET pruned_seq = $2 WHERE name = $1",
+        &[&name, &upto],
+      )
+      .await?;
     }
     advance(&tx, name, last).await?;
     tx.commit().await?;
