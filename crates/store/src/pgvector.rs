@@ -143,7 +143,7 @@ struct Catalogue {
 struct Inner {
   pool: Pool,
   tombstone_horizon: i64,
-  local: VectorStore,
+  local: Arc<VectorStore>,
   /// Applied state per locally loaded index. Held while the local index is changed, so pulls
   /// and this process's own writes apply in `seq` order.
   synced: Mutex<HashMap<String, Synced>>,
@@ -227,13 +227,29 @@ impl Inner {
     Ok(self.pool.get().await.map_err(pool_err)?)
   }
 
-  fn flush(&self, name: &str, p: &mut Pending) -> Result<()> {
+  /// Runs `f` on the local index on the blocking pool: a large batch takes milliseconds, and
+  /// the binding's runtime has a single worker by default.
+  async fn on_local<T: Send + 'static>(
+    &self,
+    f: impl FnOnce(&VectorStore) -> std::result::Result<T, VectorError> + Send + 'static,
+  ) -> Result<T> {
+    let local = self.local.clone();
+    Ok(
+      tokio::task::spawn_blocking(move || f(&local))
+        .await
+        .map_err(|e| StoreError::Io(format!("vector index task failed: {e}")))??,
+    )
+  }
+
+  async fn flush(&self, name: &str, p: &mut Pending) -> Result<()> {
     if p.ids.is_empty() {
       return Ok(());
     }
     let p = std::mem::take(p);
-    self.local.upsert(name, Some(p.ids), &p.flat, p.meta)?;
-    Ok(())
+    let name = name.to_owned();
+    self
+      .on_local(move |l| l.upsert(&name, Some(p.ids), &p.flat, p.meta).map(|_| ()))
+      .await
   }
 
   /// Brings the local copy of `name` up to date (loading it when absent or of an older
@@ -302,16 +318,16 @@ impl Inner {
           pending.ids.push(id);
           pending.meta.push(parse_metadata(col(&row, 2)?)?);
           if pending.ids.len() >= BATCH {
-            self.flush(name, &mut pending)?;
+            self.flush(name, &mut pending).await?;
           }
         }
         None => {
-          self.flush(name, &mut pending)?;
+          self.flush(name, &mut pending).await?;
           self.local.delete_vector(name, &id)?;
         }
       }
     }
-    self.flush(name, &mut pending)?;
+    self.flush(name, &mut pending).await?;
     tx.commit().await?;
     synced.insert(
       name.to_owned(),
@@ -376,13 +392,13 @@ impl Inner {
     generation: &str,
     prev: i64,
     last: i64,
-    apply: impl FnOnce(&VectorStore) -> std::result::Result<(), VectorError>,
+    apply: impl FnOnce(&VectorStore) -> std::result::Result<(), VectorError> + Send + 'static,
   ) -> Result<()> {
     let mut synced = self.synced.lock().await;
     match synced.get(name) {
       Some(s) if s.generation == generation && s.seq >= last => Ok(()),
       Some(s) if s.generation == generation && s.seq == prev => {
-        apply(&self.local)?;
+        self.on_local(apply).await?;
         if let Some(s) = synced.get_mut(name) {
           s.seq = last;
         }
@@ -458,7 +474,7 @@ impl PgVectorStore {
       )
       .await?;
     }
-    let local = VectorStore::open(None)?;
+    let local = Arc::new(VectorStore::open(None)?);
     let inner = Arc::new(Inner {
       pool,
       tombstone_horizon: options.tombstone_horizon.max(1),
@@ -680,10 +696,13 @@ impl PgVectorStore {
     };
     self
       .inner
-      .apply_own(name, &cat.generation, prev, last, |local| {
-        local
-          .upsert(name, Some(kept_ids), &kept_flat, kept_meta)
-          .map(|_| ())
+      .apply_own(name, &cat.generation, prev, last, {
+        let name = name.to_owned();
+        move |local| {
+          local
+            .upsert(&name, Some(kept_ids), &kept_flat, kept_meta)
+            .map(|_| ())
+        }
       })
       .await?;
     Ok(ids)
@@ -789,10 +808,13 @@ impl PgVectorStore {
     drop(client);
     self
       .inner
-      .apply_own(name, &cat.generation, cat.last_seq, last, |local| {
-        local
-          .upsert(name, Some(vec![id.to_owned()]), &v, vec![meta])
-          .map(|_| ())
+      .apply_own(name, &cat.generation, cat.last_seq, last, {
+        let (name, id) = (name.to_owned(), id.to_owned());
+        move |local| {
+          local
+            .upsert(&name, Some(vec![id]), &v, vec![meta])
+            .map(|_| ())
+        }
       })
       .await?;
     Ok(true)
@@ -836,8 +858,9 @@ impl PgVectorStore {
     drop(client);
     self
       .inner
-      .apply_own(name, &cat.generation, cat.last_seq, last, |local| {
-        local.delete_vector(name, id).map(|_| ())
+      .apply_own(name, &cat.generation, cat.last_seq, last, {
+        let (name, id) = (name.to_owned(), id.to_owned());
+        move |local| local.delete_vector(&name, &id).map(|_| ())
       })
       .await?;
     Ok(true)

@@ -440,6 +440,32 @@ async fn tombstones_pruned(url: &str) {
   assert_eq!(ids_of(&b, "p", &[0.0, 0.0], 50).await.len(), 9);
 }
 
+/// A larger batch: one transaction in chunks, read back whole by a new store (timings printed).
+async fn bulk(url: &str) {
+  let (n, dim) = (20_000usize, 128usize);
+  let a = open(url).await;
+  a.create_index("bulk", dim, Metric::Cosine).await.unwrap();
+  let flat: Vec<f32> = (0..n * dim)
+    .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 + 0.001)
+    .collect();
+  let t = Instant::now();
+  let ids = a.upsert("bulk", None, &flat, Vec::new()).await.unwrap();
+  let upsert = t.elapsed();
+  let b = open(url).await;
+  let t = Instant::now();
+  assert_eq!(b.describe_index("bulk").await.unwrap().count, n);
+  let load = t.elapsed();
+  let probe = flat[123 * dim..124 * dim].to_vec();
+  let hits = b.query("bulk", probe, 1, None, false).await.unwrap();
+  assert!(
+    (hits[0].score - 1.0).abs() < 1e-5,
+    "{:?} vs {}",
+    hits[0],
+    ids[123]
+  );
+  println!("bulk {n} × {dim}: upsert {upsert:?}, load in a new store {load:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pgvector_suite() {
   let Some(server) = common::pg::PgServer::start() else {
@@ -451,6 +477,7 @@ async fn pgvector_suite() {
   println!("pgvector: bad input ok");
   tombstones_pruned(&server.create_db("pgv_prune").await).await;
   println!("pgvector: tombstone pruning ok");
+  bulk(&server.create_db("pgv_bulk").await).await;
   sharing(
     &server.create_db("pgv_share_listen").await,
     PgVectorOptions::default(),
