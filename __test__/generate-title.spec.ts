@@ -46,12 +46,16 @@ test('generateTitle: true titles a new thread after its first exchange, with the
   await sleep(300)
   t.is(chat.requests.filter(isTitleCall).length, 1)
   t.is((await memory.getThreadById({ threadId: 't1' }))?.title, 'Ada introduces herself')
-  // Nor is a thread created with a title.
+  // Nor is a thread created with a title, or given one in the call (Mastra's `thread: { id, title }`).
   await memory.createThread({ resourceId: 'user-1', threadId: 't2', title: 'Given' })
   await agent.generate('hello again', on('t2'))
+  await agent.generate('hello again', { memory: { thread: { id: 't4', title: 'From the call', metadata: { k: 1 } }, resource: 'user-1' } })
   await sleep(300)
   t.is(chat.requests.filter(isTitleCall).length, 1)
   t.is((await memory.getThreadById({ threadId: 't2' }))?.title, 'Given')
+  const t4 = await memory.getThreadById({ threadId: 't4' })
+  t.is(t4?.title, 'From the call')
+  t.deepEqual(t4?.metadata, { k: 1 })
 })
 
 test('generateTitle: { model, instructions } uses that model and those instructions (stream too)', async (t) => {

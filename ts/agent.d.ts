@@ -68,6 +68,8 @@ export interface AgentExecutionOptions {
     memory?: {
         thread: string | {
             id: string;
+            title?: string;
+            metadata?: Record<string, unknown>;
         };
         resource: string;
         options?: {

@@ -62,7 +62,7 @@ export interface AgentExecutionOptions {
   onError?: StreamCallbacks['onError']
   onAbort?: (e: { steps: any[] }) => unknown
   memory?: {
-    thread: string | { id: string }
+    thread: string | { id: string; title?: string; metadata?: Record<string, unknown> }
     resource: string
     options?: { lastMessages?: number | false; generateTitle?: MemoryOptions['generateTitle'] }
     readOnly?: boolean
@@ -500,6 +500,10 @@ export class Agent {
     const threadId = typeof m.thread === 'string' ? m.thread : m.thread?.id
     if (!threadId || typeof m.resource !== 'string' || !m.resource) {
       throw new ConfigError('INVALID_INPUT', 'memory needs { thread: string | { id }, resource: string }')
+    }
+    // A thread given as an object is created with its title and metadata (a titled thread is then not re-titled).
+    if (typeof m.thread === 'object' && (m.thread.title || m.thread.metadata) && !(await memory.getThreadById({ threadId }))) {
+      await memory.createThread({ resourceId: m.resource, threadId, title: m.thread.title, metadata: m.thread.metadata })
     }
     const last = m.options?.lastMessages ?? memory.options.lastMessages
     const decl = { threadId, resourceId: m.resource, lastMessages: last === false ? 0 : (last ?? 10), readOnly: m.readOnly ?? false }
