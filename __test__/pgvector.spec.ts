@@ -119,6 +119,13 @@ pgTest('bad input: coded errors and nothing written', async (t, url) => {
   t.throws(() => new PgVector({ id: 'x', connectionString: 'mysql://x' }), { code: 'INVALID_INPUT' } as any)
 })
 
+test('an unreachable server is a coded error, not a hang', async (t) => {
+  const v = new PgVector({ id: 'pg', connectionString: 'postgres://postgres@127.0.0.1:1/none' })
+  const err: any = await t.throwsAsync(v.listIndexes())
+  t.is(err.code, 'STORE_IO')
+  await v.disconnect()
+})
+
 /** Runs the child writer; resolves with the time its write was committed (when it printed "done"). */
 function child(url: string, action: string): Promise<number> {
   const script = fileURLToPath(new URL('./helpers/pgvector-child.mjs', import.meta.url))

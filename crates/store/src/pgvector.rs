@@ -462,7 +462,11 @@ async fn advance(tx: &Transaction<'_>, name: &str, last: i64) -> Result<()> {
 impl PgVectorStore {
   /// Connects, creates the tables when missing, and starts the background sync.
   pub async fn connect(url: &str, options: PgVectorOptions) -> Result<PgVectorStore> {
-    let config = parse_url(url)?;
+    let mut config = parse_url(url)?;
+    // An unreachable host fails a call (and a sync round) instead of hanging on the OS timeout.
+    if config.get_connect_timeout().is_none() {
+      config.connect_timeout(Duration::from_secs(10));
+    }
     let pool = build_pool(&config, &options.postgres)?;
     {
       let mut client = pool.get().await.map_err(pool_err)?;
