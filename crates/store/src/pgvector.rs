@@ -384,8 +384,9 @@ impl Inner {
     Ok(())
   }
 
-  /// After this process committed `prev+1 ..= last` of `name`: apply `rows` locally when nothing
-  /// from other processes is missing in between, else pull.
+  /// After this process committed `prev+1 ..= last` of `name`: run `apply` (the same change) on
+  /// the local index when it is exactly at `prev`; when other processes' writes are missing in
+  /// between, pull instead (which brings this write too); when a pull already brought it, skip.
   async fn apply_own(
     &self,
     name: &str,
