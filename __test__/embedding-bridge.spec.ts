@@ -159,19 +159,23 @@ test('an APICallError-like doEmbed failure (statusCode 503) is retried, then PRO
 test('aborting a run aborts the doEmbed in flight', async (t) => {
   const chat = await startMockProvider({ fallback: { text: 'hi' } })
   t.teardown(() => chat.close())
+  const controller = new AbortController()
+  let abortedAt = 0
   const { model, rec } = embeddingModel('v2', {
     doEmbed: (_values, signal) =>
       new Promise((_, reject) => {
         signal.addEventListener('abort', () => reject(new Error('aborted by signal')), { once: true })
+        // Abort the run once doEmbed is in flight (it never answers by itself).
+        setTimeout(() => {
+          abortedAt = Date.now()
+          controller.abort()
+        }, 20)
       }),
   })
   const agent = new Agent({ id: 'a', name: 'a', instructions: 'sys', model: { id: 'openai/gpt-4o-mini', url: chat.url, apiKey: 'k' }, memory: memoryWith(model) })
-  const controller = new AbortController()
-  setTimeout(() => controller.abort(), 100)
-  const started = Date.now()
   const err: any = await t.throwsAsync(agent.generate('hello', { memory: { thread: 't', resource: 'u' }, abortSignal: controller.signal }))
   t.is(err.code, 'ABORTED')
-  t.true(Date.now() - started < 3000)
+  t.true(Date.now() - abortedAt < 3000)
   // The cancel reaches JS right after the native side gives up.
   for (let i = 0; i < 50 && !rec.signals[0]?.aborted; i++) await new Promise((r) => setTimeout(r, 10))
   t.is(rec.signals.length, 1)
