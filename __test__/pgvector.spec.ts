@@ -4,7 +4,7 @@
 import test from 'ava'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { Agent, Memory, PgVector, PostgresStore } from '../index.js'
+import { Agent, Mastra, Memory, PgVector, PostgresStore } from '../index.js'
 import { startMockProvider } from './helpers/mock-provider.js'
 import { type PgServer, startPostgres } from './helpers/postgres.js'
 
@@ -124,6 +124,12 @@ test('an unreachable server is a coded error, not a hang', async (t) => {
   const err: any = await t.throwsAsync(v.listIndexes())
   t.is(err.code, 'STORE_IO')
   await v.disconnect()
+})
+
+test('Mastra registry holds a PgVector (connecting lazily)', (t) => {
+  const v = new PgVector({ id: 'pg', connectionString: 'postgres://postgres@127.0.0.1:1/none' })
+  const mastra = new Mastra({ vectors: { pg: v } })
+  t.is(mastra.getVector('pg'), v)
 })
 
 /** Runs the child writer; resolves with the time its write was committed (when it printed "done"). */

@@ -3,11 +3,12 @@
 import type { Agent } from './agent.js'
 import { LumosError } from './errors.js'
 import type { LumosStorage } from './storage.js'
+import type { PgVector } from './pgvector.js'
 import type { LibSQLVector } from './vector.js'
 
 export interface MastraConfig {
   agents?: Record<string, Agent>
-  vectors?: Record<string, LibSQLVector>
+  vectors?: Record<string, LibSQLVector | PgVector>
   /** Used by every agent Memory created without its own `storage`. */
   storage?: LumosStorage
   logger?: unknown
@@ -17,7 +18,7 @@ export interface MastraConfig {
 export class Mastra {
   readonly #agents: Record<string, Agent>
   readonly #logger: unknown
-  readonly #vectors: Record<string, LibSQLVector>
+  readonly #vectors: Record<string, LibSQLVector | PgVector>
   readonly #storage: LumosStorage | undefined
 
   constructor(config: MastraConfig = {}) {
@@ -49,13 +50,13 @@ export class Mastra {
     agent.__registerMastra?.(this)
   }
 
-  getVector(name: string): LibSQLVector {
+  getVector(name: string): LibSQLVector | PgVector {
     const vector = this.#vectors[name]
     if (!vector) throw new LumosError('VECTOR_NOT_FOUND', `Vector store ${name} not found. Registered: ${Object.keys(this.#vectors).join(', ') || '(none)'}`)
     return vector
   }
 
-  listVectors(): Record<string, LibSQLVector> {
+  listVectors(): Record<string, LibSQLVector | PgVector> {
     return { ...this.#vectors }
   }
 
