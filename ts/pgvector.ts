@@ -45,6 +45,8 @@ export class PgVector {
   constructor(config: PgVectorConfig) {
     if (!config || typeof config.id !== 'string' || !config.id) throw new ConfigError('INVALID_INPUT', "new PgVector() needs an `id` (e.g. { id: 'vectors', connectionString })")
     this.id = config.id
+    // Not silently without: a connection the user asked to encrypt must not go out in clear.
+    if (config.ssl) throw new ConfigError('NOT_SUPPORTED', 'PgVector: TLS (`ssl`) is not supported yet; connect over a trusted network with sslmode=disable')
     this.#url = connectionString(config)
     this.#options = { maxConnections: config.max ?? (config.pgPoolOptions as { max?: number } | undefined)?.max, pollIntervalMs: config.pollIntervalMs }
   }
