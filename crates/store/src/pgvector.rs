@@ -24,11 +24,11 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
-use deadpool_postgres::Transaction;
 use futures::{StreamExt, TryStreamExt};
 use lumos_vector::{IndexStats, Metric, Quantization, QueryResult, VectorError, VectorStore};
 use serde_json::Value;
 use tokio::sync::{Mutex, Notify};
+use tokio_postgres::Transaction;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, IsolationLevel, NoTls};
 
@@ -145,7 +145,9 @@ struct Inner {
   tombstone_horizon: i64,
   local: Arc<VectorStore>,
   /// Applied state per locally loaded index. Held while the local index is changed, so pulls
-  /// and this process's own writes apply in `seq` order.
+  /// and this process's own writes apply in `seq` order. Lock order: a pooled connection, then
+  /// an index's row lock (writers), then this; whoever holds this never waits for a pooled
+  /// connection or a row lock (pulls run on the caller's connection or the sync task's own).
   synced: Mutex<HashMap<String, Synced>>,
   signals: Arc<Signals>,
 }
@@ -254,8 +256,12 @@ impl Inner {
 
   /// Brings the local copy of `name` up to date (loading it when absent or of an older
   /// generation; dropping it when the index is gone). `IndexNotFound` when it does not exist.
-  async fn pull(&self, synced: &mut HashMap<String, Synced>, name: &str) -> Result<()> {
-    let mut client = self.client().await?;
+  async fn pull(
+    &self,
+    client: &mut tokio_postgres::Client,
+    synced: &mut HashMap<String, Synced>,
+    name: &str,
+  ) -> Result<()> {
     // One snapshot: the catalogue row and the rows it counts agree.
     let tx = client
       .build_transaction()
@@ -346,19 +352,17 @@ impl Inner {
   }
 
   /// Catches up every locally loaded index with other processes' writes.
-  async fn sync_all(&self) -> Result<()> {
+  async fn sync_all(&self, client: &mut tokio_postgres::Client) -> Result<()> {
     let mut synced = self.synced.lock().await;
     if synced.is_empty() {
       return Ok(());
     }
-    let client = self.client().await?;
     let rows = client
       .query(
         "SELECT name, generation, last_seq FROM lumos_vector_indexes",
         &[],
       )
       .await?;
-    drop(client);
     let mut current = HashMap::new();
     for row in &rows {
       let name: String = col(row, 0)?;
@@ -375,7 +379,7 @@ impl Inner {
       match current.get(&name) {
         None => self.forget(&mut synced, &name),
         Some(c) if synced.get(&name) == Some(c) => {}
-        Some(_) => match self.pull(&mut synced, &name).await {
+        Some(_) => match self.pull(client, &mut synced, &name).await {
           Ok(()) | Err(PgVectorError::Vector(VectorError::IndexNotFound(_))) => {}
           Err(e) => return Err(e),
         },
@@ -384,18 +388,20 @@ impl Inner {
     Ok(())
   }
 
-  /// After this process committed `prev+1 ..= last` of `name`: run `apply` (the same change) on
-  /// the local index when it is exactly at `prev`; when other processes' writes are missing in
-  /// between, pull instead (which brings this write too); when a pull already brought it, skip.
+  /// After this process committed `cat.last_seq+1 ..= last` of `name` (`cat` as read, locked,
+  /// by the write): run `apply` (the same change) on the local index when it is exactly at
+  /// `cat.last_seq`; when other processes' writes are missing in between, pull instead (which
+  /// brings this write too); when a pull already brought it, skip.
   async fn apply_own(
     &self,
+    client: &mut tokio_postgres::Client,
+    synced: &mut HashMap<String, Synced>,
     name: &str,
-    generation: &str,
-    prev: i64,
+    cat: &Catalogue,
     last: i64,
     apply: impl FnOnce(&VectorStore) -> std::result::Result<(), VectorError> + Send + 'static,
   ) -> Result<()> {
-    let mut synced = self.synced.lock().await;
+    let (generation, prev) = (cat.generation.as_str(), cat.last_seq);
     match synced.get(name) {
       Some(s) if s.generation == generation && s.seq >= last => Ok(()),
       Some(s) if s.generation == generation && s.seq == prev => {
@@ -405,7 +411,7 @@ impl Inner {
         }
         Ok(())
       }
-      _ => match self.pull(&mut synced, name).await {
+      _ => match self.pull(client, synced, name).await {
         // Deleted by another process right after our commit: nothing to apply.
         Err(PgVectorError::Vector(VectorError::IndexNotFound(_))) => Ok(()),
         other => other,
@@ -415,11 +421,12 @@ impl Inner {
 
   /// Loads `name` when this process has not yet.
   async fn ensure(&self, name: &str) -> Result<()> {
+    let mut client = self.client().await?;
     let mut synced = self.synced.lock().await;
     if synced.contains_key(name) {
       return Ok(());
     }
-    self.pull(&mut synced, name).await
+    self.pull(&mut client, &mut synced, name).await
   }
 }
 
@@ -492,7 +499,8 @@ impl PgVectorStore {
         Arc::downgrade(&inner),
         inner.signals.clone(),
         options.poll_interval,
-        options.listen.then_some(config),
+        config,
+        options.listen,
       ));
     }
     Ok(PgVectorStore { inner })
@@ -509,7 +517,7 @@ impl PgVectorStore {
   pub async fn create_index(&self, name: &str, dimension: usize, metric: Metric) -> Result<()> {
     lumos_vector::validate_name(name)?;
     check_dimension(name, dimension)?;
-    let client = self.inner.client().await?;
+    let mut client = self.inner.client().await?;
     let generation = uuid::Uuid::new_v4().simple().to_string();
     // DO UPDATE (a no-op) so the existing row comes back too.
     let row = client
@@ -527,7 +535,6 @@ impl PgVectorStore {
         ],
       )
       .await?;
-    drop(client);
     let existing_dimension: i32 = col(&row, 0)?;
     let existing_metric: String = col(&row, 1)?;
     if existing_dimension as usize != dimension || existing_metric != metric.as_str() {
@@ -545,7 +552,7 @@ impl PgVectorStore {
       );
     }
     let mut synced = self.inner.synced.lock().await;
-    self.inner.pull(&mut synced, name).await
+    self.inner.pull(&mut client, &mut synced, name).await
   }
 
   /// Index names, sorted (from the database: includes indexes other processes created).
@@ -566,8 +573,9 @@ impl PgVectorStore {
   /// Dimension, metric and live count, after catching up with other processes.
   pub async fn describe_index(&self, name: &str) -> Result<IndexStats> {
     {
+      let mut client = self.inner.client().await?;
       let mut synced = self.inner.synced.lock().await;
-      self.inner.pull(&mut synced, name).await?;
+      self.inner.pull(&mut client, &mut synced, name).await?;
     }
     Ok(self.inner.local.describe_index(name)?)
   }
@@ -687,8 +695,11 @@ impl PgVectorStore {
         .await?;
     }
     advance(&tx, name, last).await?;
+    // Locked before the commit: the sync task must not pull this write back from the table
+    // between the commit and applying it here (a waste for a big batch). See `Inner::synced`
+    // for the lock order.
+    let mut synced = self.inner.synced.lock().await;
     tx.commit().await?;
-    drop(client);
     let kept_ids: Vec<String> = keep.iter().map(|&i| ids[i].clone()).collect();
     let kept_flat: Vec<f32> = keep
       .iter()
@@ -701,7 +712,7 @@ impl PgVectorStore {
     };
     self
       .inner
-      .apply_own(name, &cat.generation, prev, last, {
+      .apply_own(&mut client, &mut synced, name, &cat, last, {
         let name = name.to_owned();
         move |local| {
           local
@@ -809,11 +820,14 @@ impl PgVectorStore {
     bytes_vector(&bytes, cat.dimension, &mut v)?;
     let meta = parse_metadata(col(&row, 1)?)?;
     advance(&tx, name, last).await?;
+    // Locked before the commit: the sync task must not pull this write back from the table
+    // between the commit and applying it here (a waste for a big batch). See `Inner::synced`
+    // for the lock order.
+    let mut synced = self.inner.synced.lock().await;
     tx.commit().await?;
-    drop(client);
     self
       .inner
-      .apply_own(name, &cat.generation, cat.last_seq, last, {
+      .apply_own(&mut client, &mut synced, name, &cat, last, {
         let (name, id) = (name.to_owned(), id.to_owned());
         move |local| {
           local
@@ -859,11 +873,14 @@ impl PgVectorStore {
       .await?;
     }
     advance(&tx, name, last).await?;
+    // Locked before the commit: the sync task must not pull this write back from the table
+    // between the commit and applying it here (a waste for a big batch). See `Inner::synced`
+    // for the lock order.
+    let mut synced = self.inner.synced.lock().await;
     tx.commit().await?;
-    drop(client);
     self
       .inner
-      .apply_own(name, &cat.generation, cat.last_seq, last, {
+      .apply_own(&mut client, &mut synced, name, &cat, last, {
         let (name, id) = (name.to_owned(), id.to_owned());
         move |local| local.delete_vector(&name, &id).map(|_| ())
       })
@@ -873,7 +890,8 @@ impl PgVectorStore {
 
   /// Catches up every loaded index now (the background task does this on its own).
   pub async fn sync(&self) -> Result<()> {
-    self.inner.sync_all().await
+    let mut client = self.inner.client().await?;
+    self.inner.sync_all(&mut client).await
   }
 
   /// The in-process index (read-only use: its contents are managed by this store).
@@ -882,10 +900,12 @@ impl PgVectorStore {
   }
 }
 
-/// Opens a `LISTEN` connection whose notifications wake the sync loop. Its task ends when the
-/// connection drops (the returned client is then closed and the loop reconnects).
-async fn listen(
+/// The sync task's own connection (so it never waits for the pool while holding `synced`),
+/// listening for change notifications when `listen`. Its driver task ends when the connection
+/// drops; the client then reports closed and the loop reconnects.
+async fn sync_connection(
   config: &tokio_postgres::Config,
+  listen: bool,
   signals: Arc<Signals>,
 ) -> Option<tokio_postgres::Client> {
   let (client, mut conn) = config.connect(NoTls).await.ok()?;
@@ -897,10 +917,12 @@ async fn listen(
       }
     }
   });
-  client
-    .batch_execute(&format!("LISTEN {CHANNEL}"))
-    .await
-    .ok()?;
+  if listen {
+    client
+      .batch_execute(&format!("LISTEN {CHANNEL}"))
+      .await
+      .ok()?;
+  }
   Some(client)
 }
 
@@ -908,20 +930,21 @@ async fn sync_loop(
   inner: Weak<Inner>,
   signals: Arc<Signals>,
   every: Duration,
-  listen_to: Option<tokio_postgres::Config>,
+  config: tokio_postgres::Config,
+  listen: bool,
 ) {
-  let mut listener: Option<tokio_postgres::Client> = None;
+  let mut conn: Option<tokio_postgres::Client> = None;
   loop {
-    if let Some(config) = &listen_to
-      && listener.as_ref().is_none_or(|c| c.is_closed())
-    {
-      listener = listen(config, signals.clone()).await;
+    if conn.as_ref().is_none_or(|c| c.is_closed()) {
+      conn = sync_connection(&config, listen, signals.clone()).await;
     }
     let Some(strong) = inner.upgrade() else {
       return;
     };
     // Errors (a database restart…) are retried on the next tick; callers see their own.
-    let _ = strong.sync_all().await;
+    if let Some(c) = conn.as_mut() {
+      let _ = strong.sync_all(c).await;
+    }
     drop(strong);
     tokio::select! {
       _ = signals.stop.notified() => return,

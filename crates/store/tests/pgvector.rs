@@ -466,6 +466,47 @@ async fn bulk(url: &str) {
   println!("bulk {n} × {dim}: upsert {upsert:?}, load in a new store {load:?}");
 }
 
+/// Many concurrent writers and readers on a 2-connection pool: no stall waiting for a
+/// connection while another task holds the sync state (the acquire timeout is 5 s).
+async fn small_pool(url: &str) {
+  let options = PgVectorOptions {
+    postgres: lumos_store::PostgresOptions {
+      max_connections: 2,
+      acquire_timeout: Duration::from_secs(5),
+    },
+    ..PgVectorOptions::default()
+  };
+  let a = PgVectorStore::connect(url, options.clone()).await.unwrap();
+  let other = PgVectorStore::connect(url, options).await.unwrap();
+  a.create_index("c", 2, Metric::Euclidean).await.unwrap();
+  let t = Instant::now();
+  let mut tasks = Vec::new();
+  for w in 0..16 {
+    for s in [a.clone(), other.clone()] {
+      tasks.push(tokio::spawn(async move {
+        for k in 0..5 {
+          s.upsert("c", None, &[w as f32, k as f32], Vec::new())
+            .await
+            .unwrap();
+          s.query("c", vec![0.0, 0.0], 3, None, false).await.unwrap();
+          s.describe_index("c").await.unwrap();
+        }
+      }));
+    }
+  }
+  for task in tasks {
+    task.await.unwrap();
+  }
+  println!(
+    "small pool: 160 upserts + queries + describes in {:?}",
+    t.elapsed()
+  );
+  assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+  for s in [&a, &other] {
+    assert_eq!(s.describe_index("c").await.unwrap().count, 160);
+  }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pgvector_suite() {
   let Some(server) = common::pg::PgServer::start() else {
@@ -478,6 +519,8 @@ async fn pgvector_suite() {
   tombstones_pruned(&server.create_db("pgv_prune").await).await;
   println!("pgvector: tombstone pruning ok");
   bulk(&server.create_db("pgv_bulk").await).await;
+  small_pool(&server.create_db("pgv_pool").await).await;
+  println!("pgvector: small pool ok");
   sharing(
     &server.create_db("pgv_share_listen").await,
     PgVectorOptions::default(),
