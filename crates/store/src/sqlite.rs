@@ -11,7 +11,8 @@
 //! machine itself loses power. [`Synchronous::Full`] fsyncs the WAL on every commit and also
 //! survives power loss, at the cost of one fsync per write.
 //!
-//! Write speed: messages go in as multi-row upserts (64 rows a statement); the writer keeps a
+//! Write speed: messages go in as cached single-row INSERTs (no statement journal, see
+//! `insert_messages_tx`), one transaction per batch; the writer keeps a
 //! 32 MiB page cache and checkpoints the WAL every 8,192 pages (~32 MiB) instead of SQLite's
 //! 1,000, so index pages touched by many batches (random message ids) are copied back to the
 //! database file once per checkpoint rather than once per batch.
@@ -555,55 +556,44 @@ fn upsert_thread_tx(conn: &Connection, t: &Thread) -> Result<()> {
   Ok(())
 }
 
-const UPSERT_MESSAGE_COLS: &str = "INSERT INTO lumos_messages (id, thread_id, resource_id, role, type, created_at, content) VALUES ";
-const UPSERT_MESSAGE_TAIL: &str = " ON CONFLICT (id) DO UPDATE SET thread_id = excluded.thread_id, resource_id = excluded.resource_id,
-  role = excluded.role, type = excluded.type, created_at = excluded.created_at, content = excluded.content";
+const INSERT_MESSAGE: &str = "INSERT INTO lumos_messages (id, thread_id, resource_id, role, type, created_at, content)
+  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+const UPDATE_MESSAGE: &str = "UPDATE lumos_messages SET thread_id = ?2, resource_id = ?3, role = ?4, type = ?5,
+  created_at = ?6, content = ?7 WHERE id = ?1";
 
-/// Rows per multi-row INSERT: fewer statement executions per batch (7 parameters a row).
-const ROWS_PER_INSERT: usize = 64;
-
-fn upsert_messages_sql(rows: usize) -> String {
-  let mut sql =
-    String::with_capacity(UPSERT_MESSAGE_COLS.len() + rows * 24 + UPSERT_MESSAGE_TAIL.len());
-  sql.push_str(UPSERT_MESSAGE_COLS);
-  for i in 0..rows {
-    if i > 0 {
-      sql.push(',');
-    }
-    sql.push_str("(?,?,?,?,?,?,?)");
-  }
-  sql.push_str(UPSERT_MESSAGE_TAIL);
-  sql
+/// `SQLITE_CONSTRAINT_UNIQUE`: the message id is taken (the only UNIQUE constraint of the table).
+fn is_duplicate_id(e: &rusqlite::Error) -> bool {
+  matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
 }
 
+/// Saves messages in order (the sequence column follows it); a message whose id exists is
+/// updated in place, keeping its position, as an upsert would.
+///
+/// One single-row INSERT per message, not multi-row upserts: a statement that may write several
+/// rows and may fail half-way (multi-row VALUES, or an upsert whose UPDATE touches the foreign
+/// key) makes SQLite copy every page it modifies into a statement journal first, so it can undo
+/// that statement alone. A single-row INSERT checks every constraint before writing anything and
+/// needs no journal; that copy was ~15 % of save time. A taken id fails the INSERT before it
+/// writes, and the row is then updated instead.
 fn insert_messages_tx(conn: &Connection, messages: &[StoredMessage]) -> Result<()> {
-  // Rows go in in order (the sequence column follows it), ROWS_PER_INSERT at a time.
-  let full_sql = upsert_messages_sql(ROWS_PER_INSERT);
-  let mut contents: Vec<String> = Vec::with_capacity(ROWS_PER_INSERT);
-  for chunk in messages.chunks(ROWS_PER_INSERT) {
-    contents.clear();
-    for m in chunk {
-      contents.push(to_json(&m.content)?);
+  let mut insert = conn.prepare_cached(INSERT_MESSAGE).map_err(db_err)?;
+  let mut content = Vec::with_capacity(512);
+  for m in messages {
+    content.clear();
+    serde_json::to_writer(&mut content, &m.content)
+      .map_err(|e| StoreError::invalid(format!("value cannot be written as JSON: {e}")))?;
+    // serde_json writes UTF-8; the check keeps this free of unsafe code.
+    let content = std::str::from_utf8(&content)
+      .map_err(|e| StoreError::invalid(format!("value cannot be written as JSON: {e}")))?;
+    let row = params![m.id, m.thread_id, m.resource_id, m.role, m.r#type, m.created_at, content];
+    match insert.execute(row) {
+      Ok(_) => {}
+      Err(e) if is_duplicate_id(&e) => {
+        let mut update = conn.prepare_cached(UPDATE_MESSAGE).map_err(db_err)?;
+        update.execute(row).map_err(db_err)?;
+      }
+      Err(e) => return Err(db_err(e)),
     }
-    let mut args: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 7);
-    for (m, content) in chunk.iter().zip(&contents) {
-      args.extend([
-        &m.id as &dyn rusqlite::ToSql,
-        &m.thread_id,
-        &m.resource_id,
-        &m.role,
-        &m.r#type,
-        &m.created_at,
-        content,
-      ]);
-    }
-    let sql = if chunk.len() == ROWS_PER_INSERT {
-      full_sql.clone()
-    } else {
-      upsert_messages_sql(chunk.len())
-    };
-    let mut stmt = conn.prepare_cached(&sql).map_err(db_err)?;
-    stmt.execute(args.as_slice()).map_err(db_err)?;
   }
   Ok(())
 }
