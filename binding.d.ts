@@ -71,6 +71,11 @@ export declare class BindingSemanticRecall {
   /** Recall whose vectors live in PostgreSQL (`vector: new PgVector(...)`). */
   static withPgVector(vectors: BindingPgVector, embedder: BindingEmbedder, storage: BindingStorage, options: BindingRecallOptions): BindingSemanticRecall
   /**
+   * Embeds and indexes saved messages (stored-message JSON): `Memory.saveMessages` with
+   * semantic recall on, as Mastra does. The texts go to the embedder in batched requests.
+   */
+  index(messagesJson: string): Promise<void>
+  /**
    * Messages similar to `query` (with their neighbours), oldest first, as stored-message JSON:
    * `Memory.recall({ vectorSearchString })`.
    */

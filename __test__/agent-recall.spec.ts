@@ -31,3 +31,20 @@ test('an old, relevant message is recalled into the prompt; recall is resource-s
   const { messages } = await memory.recall({ threadId: 't2', resourceId: 'user-1', vectorSearchString: 'sister Porto' })
   t.deepEqual(messages.map((m) => m.content.parts[0].text), ['my sister lives in Porto'])
 })
+
+test('Memory.saveMessages with semantic recall embeds the saved messages (batched) so recall finds them', async (t) => {
+  const embeddings = await startMockProvider({ fallback: { embeddings: 'auto', dimensions: 128 } })
+  t.teardown(() => embeddings.close())
+  const memory = new Memory({
+    storage: new LibSQLStore({ id: 's', url: ':memory:' }),
+    vector: new LibSQLVector({ id: 'v', url: ':memory:' }),
+    embedder: { id: 'openai/text-embedding-3-small', url: embeddings.url, apiKey: 'k' },
+    options: { lastMessages: 2, semanticRecall: { topK: 1, messageRange: 0 } },
+  })
+  await memory.createThread({ resourceId: 'user-1', threadId: 't1' })
+  const texts = ['my sister lives in Porto', 'tell me about rockets', 'how do bees fly', 'what is jazz']
+  await memory.saveMessages({ messages: texts.map((content, i) => ({ threadId: 't1', resourceId: 'user-1', role: i % 2 ? 'assistant' : 'user', content })) })
+  t.is(embeddings.requests.length, 1, 'one embeddings request for the whole batch')
+  const { messages } = await memory.recall({ threadId: 't1', resourceId: 'user-1', vectorSearchString: 'sister Porto' })
+  t.deepEqual(messages.map((m) => m.content.parts[0].text), ['my sister lives in Porto'])
+})

@@ -203,7 +203,11 @@ export class Memory {
     const now = Date.now()
     const stored = messages.map((m, i) => toStored(m, i, now))
     const db = await this.#db()
-    await native(() => db.saveMessages(JSON.stringify(stored)))
+    const json = JSON.stringify(stored)
+    await native(() => db.saveMessages(json))
+    // Saved first, then embedded and indexed (as Mastra does): a failed embedding call never costs a message.
+    const recall = this.__recall()
+    if (recall) await native(async () => (await recall).index(json))
     return { messages: stored.map(toMessage) }
   }
 

@@ -93,6 +93,15 @@ impl BindingSemanticRecall {
     })
   }
 
+  /// Embeds and indexes saved messages (stored-message JSON): `Memory.saveMessages` with
+  /// semantic recall on, as Mastra does. The texts go to the embedder in batched requests.
+  #[napi]
+  pub async fn index(&self, messages_json: String) -> napi::Result<()> {
+    let messages: Vec<lumos_store::StoredMessage> = serde_json::from_str(&messages_json)
+      .map_err(|e| coded("INVALID_INPUT", format!("invalid messages: {e}")))?;
+    self.inner.index(&messages).await.map_err(to_napi)
+  }
+
   /// Messages similar to `query` (with their neighbours), oldest first, as stored-message JSON:
   /// `Memory.recall({ vectorSearchString })`.
   #[napi]
