@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Stateless, zero-latency OpenAI Chat Completions mock for the benchmark.
+// Stateless, zero-latency OpenAI Chat Completions (+ Embeddings) mock for the benchmark.
 //
 //   node mock-server.mjs [--port 0]     → prints "LISTENING <port>" on stdout once ready
 //
@@ -12,7 +12,14 @@
 // otherwise one JSON body. The wire format follows the recorded OpenAI transcripts in
 // shared/fixtures/providers (openai-chat-parallel-tool-calls.{json,sse}, openai-text.json).
 //
-// GET /__stats → { requests: { "<METHOD> <path>": n }, bodies: { "<path>": lastRequestBody }, cpu }
+// POST /v1/embeddings (OpenAI Embeddings) → deterministic vectors: a hashed bag of words (each
+// lower-cased word adds ±1 to one of `dimensions` coordinates, default 384; then L2-normalised), so
+// texts sharing words are near each other and semantic recall finds related messages. Batches
+// (`input` as an array) are answered in one response; `encoding_format: "base64"` → little-endian
+// float32 bytes, as OpenAI does; otherwise number arrays.
+//
+// GET /__stats → { requests: { "<METHOD> <path>": n }, bodies: { "<path>": lastRequestBody }, cpu,
+//                 embeddedTexts }
 // POST /__reset → clears the counters. Any other path → 404 (and is counted, so a framework that
 // talks to the wrong endpoint shows up in the stats).
 import http from 'node:http'
@@ -24,6 +31,8 @@ const port = portArg >= 0 ? Number(args[portArg + 1]) : 0
 let seq = 0
 let requests = Object.create(null)
 let lastBodies = Object.create(null)
+// Texts embedded since the last reset (requests are counted in `requests`): shows batching.
+let embeddedTexts = 0
 
 const MODEL = 'gpt-4o-mini-2024-07-18'
 const FINGERPRINT = 'fp_bench0001'
@@ -130,6 +139,58 @@ function sseResponse(res, body, rawLength) {
   res.end('data: [DONE]\n\n')
 }
 
+const EMBED_DIM = 384
+
+// FNV-1a over the word's UTF-16 code units: cheap and stable across runs and processes.
+function hashWord(w) {
+  let h = 0x811c9dc5
+  for (let i = 0; i < w.length; i++) {
+    h ^= w.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
+
+function embedText(text, dim) {
+  const v = new Float32Array(dim)
+  for (const w of String(text).toLowerCase().split(/[^\p{L}\p{N}]+/u)) {
+    if (!w) continue
+    const h = hashWord(w)
+    v[h % dim] += h & 0x80000000 ? -1 : 1
+  }
+  let norm = 0
+  for (let i = 0; i < dim; i++) norm += v[i] * v[i]
+  // An empty text still gets a valid unit vector (vector stores reject zero vectors for cosine).
+  if (norm === 0) {
+    v[0] = 1
+    return v
+  }
+  norm = Math.sqrt(norm)
+  for (let i = 0; i < dim; i++) v[i] /= norm
+  return v
+}
+
+function embeddingsResponse(res, body) {
+  const inputs = Array.isArray(body.input) ? body.input : [body.input]
+  if (inputs.length === 0 || inputs.some((t) => typeof t !== 'string')) {
+    res.writeHead(400, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ error: { message: 'input must be a string or an array of strings', type: 'invalid_request_error' } }))
+    return
+  }
+  const dim = Number.isInteger(body.dimensions) && body.dimensions > 0 ? body.dimensions : EMBED_DIM
+  const base64 = body.encoding_format === 'base64'
+  let tokens = 0
+  embeddedTexts += inputs.length
+  const data = inputs.map((t, index) => {
+    tokens += Math.max(1, Math.round(t.length / 4))
+    const v = embedText(t, dim)
+    return { object: 'embedding', index, embedding: base64 ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : Array.from(v) }
+  })
+  const out = JSON.stringify({ object: 'list', data, model: body.model ?? 'text-embedding-3-small', usage: { prompt_tokens: tokens, total_tokens: tokens } })
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) })
+  res.end(out)
+}
+
 const server = http.createServer((req, res) => {
   const key = `${req.method} ${req.url}`
   requests[key] = (requests[key] ?? 0) + 1
@@ -151,8 +212,21 @@ const server = http.createServer((req, res) => {
       else jsonResponse(res, body, raw.length)
       return
     }
+    if (req.method === 'POST' && (req.url === '/v1/embeddings' || req.url === '/embeddings')) {
+      let body
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+      } catch {
+        res.writeHead(400, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ error: { message: 'invalid JSON body', type: 'invalid_request_error' } }))
+        return
+      }
+      // Not kept in lastBodies: a batch of embeddings requests can be megabytes.
+      embeddingsResponse(res, body)
+      return
+    }
     if (req.url === '/__stats') {
-      const out = JSON.stringify({ requests, bodies: Object.fromEntries(Object.entries(lastBodies).map(([k, v]) => [k, JSON.parse(v)])), cpu: process.cpuUsage() })
+      const out = JSON.stringify({ requests, bodies: Object.fromEntries(Object.entries(lastBodies).map(([k, v]) => [k, JSON.parse(v)])), cpu: process.cpuUsage(), embeddedTexts })
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(out)
       return
@@ -160,6 +234,7 @@ const server = http.createServer((req, res) => {
     if (req.url === '/__reset') {
       requests = Object.create(null)
       lastBodies = Object.create(null)
+      embeddedTexts = 0
       res.writeHead(204)
       res.end()
       return
