@@ -55,13 +55,16 @@ export async function runS3(o) {
   const configs = [
     { key: 'small', n: nSmall, impls: impls(['lumos', 'mastra']), title: `${f(nSmall)} messages — equal N (Mastra's saveMessages runs at tens of messages/s with recall on, so ${f(nMain)} would take hours)` },
     { key: 'main', n: nMain, impls: impls(['lumos']), title: `${f(nMain)} messages — Lumos` },
-  ]
+    // The vector store's file log is fsynced on every write (a few ms on the reference VM's disk);
+    // this run shows what the rest of the memory path costs.
+    !o.noMemVec && { key: 'main-memvec', n: nMain, impls: impls(['lumos']), vectorInMemory: true, title: `${f(nMain)} messages — Lumos, vectors in memory (\`LibSQLVector({ url: ':memory:' })\`: no vector-log fsync per write; storage still on a file)` },
+  ].filter(Boolean)
   const results = { machine: { loadBefore: os.loadavg() } }
   for (const c of configs) {
     results[c.key] = { config: c }
     for (const impl of c.impls) {
-      o.log(`s3 ${c.key} (${f(c.n)} messages) ${impl} …`)
-      const r = await runMemoryChild(o.benchDir, { ...base, impl, n: c.n }, 3_600_000)
+      o.log(`s3 ${c.key} (${f(c.n)} messages${c.vectorInMemory ? ', vectors in memory' : ''}) ${impl} …`)
+      const r = await runMemoryChild(o.benchDir, { ...base, impl, n: c.n, vectorInMemory: c.vectorInMemory }, 3_600_000)
       r.loadAfter = os.loadavg()
       results[c.key][impl] = r
       if (r.error) o.log(`  ${impl} FAILED: ${r.error.split('\n')[0]}`)
@@ -79,7 +82,7 @@ export async function runS3(o) {
   md.push('')
   md.push(`**Configuration** (the same source for both, \`runners/memory.mjs\`; only the imports differ): \`new Memory({ storage: new LibSQLStore({ url: 'file:…' }), vector: new LibSQLVector({ url: 'file:…' }), embedder: new ModelRouterEmbeddingModel({ id: 'openai/text-embedding-3-small', url: <mock>, apiKey }), options: { lastMessages: 20, semanticRecall: { topK: 5, messageRange: 2 } } })\` (recall off: no vector, no embedder, \`semanticRecall: false\`); agent \`new Agent({ instructions, model: <mock>, memory })\`, no tools, called as \`generate(prompt, { memory: { thread, resource } })\`; "without memory" is the same agent config without \`memory\`, called as \`generate(prompt)\`. Every generate is one model request; every answer is checked.`)
   md.push('')
-  md.push(`**Procedure** (each implementation and N in a fresh child process, one at a time; everything on files in \`bench/.results/tmp\`): (1) fill rate with semantic recall **off**: \`saveMessages\` of the N messages into a fresh database, ${batch} messages per call, then again with 1,000 per call (building the message objects is not timed; \`saveMessages\` calls are); (2) fill rate with recall **on**: the same N messages, ${batch} per call, into a fresh database + vector store — this thread is the one the memory-on generates use; (3) Lumos above 10,000 messages: wait until its HNSW graph is built (as in S4: 20 sequential \`recall({ vectorSearchString })\` probes every 250 ms until the latency stops falling); (4) ${base.warmup} warm-up generates per side, then ${generates} generates per side in interleaved blocks of ${base.block} (${base.block} without memory, ${base.block} with memory, …) with a new prompt every generate (8 words of one topic, so the embedding cache never answers a query). Latency = one \`generate\` call; CPU/generate = \`process.cpuUsage()\` over the blocks (all threads of the process) / generates. **Overhead = with memory − without memory** (p50 latency; CPU per generate). RSS = process RSS (Node included).`)
+  md.push(`**Procedure** (each implementation and N in a fresh child process, one at a time; everything on files in \`bench/.results/tmp\`): (1) fill rate with semantic recall **off**: \`saveMessages\` of the N messages into a fresh database, ${batch} messages per call, then again with 1,000 per call (building the message objects is not timed; \`saveMessages\` calls are); (2) fill rate with recall **on**: the same N messages, ${batch} per call, into a fresh database + vector store — this thread is the one the memory-on generates use; (3) Lumos above 10,000 messages: wait until its HNSW graph is built (as in S4: 20 sequential \`recall({ vectorSearchString })\` probes every 250 ms until the latency stops falling); (4) ${base.warmup} warm-up generates per side, then ${generates} generates per side in interleaved blocks of ${base.block} (${base.block} without memory, ${base.block} with memory, …) with a new prompt every generate (8 words of one topic, so the embedding cache never answers a query). Latency = one \`generate\` call; CPU/generate = \`process.cpuUsage()\` over the blocks (all threads of the process) / generates. **Overhead = with memory − without memory** (p50 latency; CPU per generate). RSS = process RSS (Node included). Lumos at ${f(nMain)} runs twice: with the vectors in a file (as configured above; the vector store fsyncs its log on every write) and with \`LibSQLVector({ url: ':memory:' })\`, to separate that fsync from the rest of the memory path.`)
   md.push('')
 
   const fillRows = [
@@ -130,6 +133,11 @@ export async function runS3(o) {
     t.push([`memory-on overhead per generate ≤ 2 ms (Lumos, ${f(nMain)} messages, p50)`, `${g(ov)} ms (${g(L.generate.on.p50Ms)} vs ${g(L.generate.off.p50Ms)}); CPU ${g(L.generate.on.cpuMsPerOp - L.generate.off.cpuMsPerOp)} ms`, '≤ 2 ms', yes(ov <= 2)])
     t.push([`saveMessages ≥ 50,000 messages/s, recall off (Lumos, ${f(nMain)}, ${batch}/call)`, f(L.fillOff[0].perSec), '≥ 50,000', L.fillOff[0].perSec >= 50_000])
     if (L.fillOff[1]) t.push([`saveMessages ≥ 50,000 messages/s, recall off (Lumos, ${f(nMain)}, 1,000/call)`, f(L.fillOff[1].perSec), '≥ 50,000', L.fillOff[1].perSec >= 50_000])
+  }
+  const Lm = results['main-memvec']?.lumos
+  if (ok(Lm)) {
+    const ov = Lm.generate.on.p50Ms - Lm.generate.off.p50Ms
+    t.push([`memory-on overhead per generate ≤ 2 ms (Lumos, ${f(nMain)} messages, p50), vectors in memory`, `${g(ov)} ms (${g(Lm.generate.on.p50Ms)} vs ${g(Lm.generate.off.p50Ms)}); CPU ${g(Lm.generate.on.cpuMsPerOp - Lm.generate.off.cpuMsPerOp)} ms`, '≤ 2 ms', ov <= 2])
   }
   if (ok(Ls) && ok(M)) {
     t.push([`saveMessages with recall on ≥ 50× Mastra's (${f(nSmall)} messages, equal N)`, `${f(Ls.fillOn.perSec)} vs ${g(M.fillOn.perSec)} (${f(Ls.fillOn.perSec / M.fillOn.perSec)}×)`, `≥ ${f(50 * M.fillOn.perSec)}`, Ls.fillOn.perSec >= 50 * M.fillOn.perSec])

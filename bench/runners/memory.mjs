@@ -1,6 +1,7 @@
 // S3 runner (agent memory): one implementation per child process. The parent (lib/memory-bench.mjs)
 // passes one JSON argument:
-//   { impl: 'lumos' | 'mastra', n, port, batches: number[], generates, warmup, block, dir, waitMaxS }
+//   { impl: 'lumos' | 'mastra', n, port, batches: number[], generates, warmup, block, dir, waitMaxS,
+//     vectorInMemory? }
 // and reads the last stdout line starting with "BENCH_RESULT ".
 //
 // Lumos and Mastra run the same code below; they differ only in where Agent, Memory, LibSQLStore,
@@ -134,7 +135,8 @@ async function main() {
   // 2. fill, semantic recall on: this is the thread the memory-on generates use.
   const memory = new Memory({
     storage: new LibSQLStore({ id: 's3-on', url: `file:${join(dir, 'on.db')}` }),
-    vector: new LibSQLVector({ id: 's3-vectors', url: `file:${join(dir, 'on-vectors.db')}` }),
+    // vectorInMemory: the same, with the vectors in memory (no file, so no fsync per vector write).
+    vector: new LibSQLVector({ id: 's3-vectors', url: cfg.vectorInMemory ? ':memory:' : `file:${join(dir, 'on-vectors.db')}` }),
     embedder: embedder(),
     options: { lastMessages: 20, semanticRecall: { topK: 5, messageRange: 2 } },
   })
