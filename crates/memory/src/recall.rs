@@ -156,13 +156,22 @@ impl RecallVectors {
         .map_err(vector_error)
       }
       RecallVectors::Postgres(pg) => {
-        pg.create_index(&name, dimension, Metric::Cosine)
-          .await
-          .map_err(pg_vector_error)?;
-        pg.upsert(&name, Some(ids), &flat, metadata)
-          .await
-          .map(|_| ())
-          .map_err(pg_vector_error)
+        // Created on first use only: createIndex is a database round trip.
+        let first = pg
+          .upsert(&name, Some(ids.clone()), &flat, metadata.clone())
+          .await;
+        match first {
+          Err(lumos_store::PgVectorError::Vector(lumos_vector::VectorError::IndexNotFound(_))) => {
+            pg.create_index(&name, dimension, Metric::Cosine)
+              .await
+              .map_err(pg_vector_error)?;
+            pg.upsert(&name, Some(ids), &flat, metadata)
+              .await
+              .map(|_| ())
+              .map_err(pg_vector_error)
+          }
+          other => other.map(|_| ()).map_err(pg_vector_error),
+        }
       }
     }
   }

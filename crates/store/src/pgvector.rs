@@ -519,22 +519,42 @@ impl PgVectorStore {
     check_dimension(name, dimension)?;
     let mut client = self.inner.client().await?;
     let generation = uuid::Uuid::new_v4().simple().to_string();
-    // DO UPDATE (a no-op) so the existing row comes back too.
-    let row = client
-      .query_one(
-        "INSERT INTO lumos_vector_indexes (name, dimension, metric, generation, created_at)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
-         RETURNING dimension, metric",
-        &[
-          &name,
-          &(dimension as i32),
-          &metric.as_str(),
-          &generation,
-          &now_ms(),
-        ],
-      )
-      .await?;
+    // DO NOTHING: an existing index is read back without writing (or waiting for) its row. A
+    // delete by another process between the two statements is retried.
+    let mut found = None;
+    for _ in 0..3 {
+      found = client
+        .query_opt(
+          "INSERT INTO lumos_vector_indexes (name, dimension, metric, generation, created_at)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (name) DO NOTHING
+           RETURNING dimension, metric",
+          &[
+            &name,
+            &(dimension as i32),
+            &metric.as_str(),
+            &generation,
+            &now_ms(),
+          ],
+        )
+        .await?;
+      if found.is_none() {
+        found = client
+          .query_opt(
+            "SELECT dimension, metric FROM lumos_vector_indexes WHERE name = $1",
+            &[&name],
+          )
+          .await?;
+      }
+      if found.is_some() {
+        break;
+      }
+    }
+    let row = found.ok_or_else(|| {
+      StoreError::Db(format!(
+        "index \"{name}\" is being created and deleted concurrently by other processes; retry createIndex"
+      ))
+    })?;
     let existing_dimension: i32 = col(&row, 0)?;
     let existing_metric: String = col(&row, 1)?;
     if existing_dimension as usize != dimension || existing_metric != metric.as_str() {
