@@ -2,7 +2,8 @@
 // filters, bad input writing nothing, two processes seeing each other's writes within 1 s, and
 // Memory's semantic recall on PostgresStore + PgVector. Skipped (saying so) without PostgreSQL.
 import test from 'ava'
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { Agent, Mastra, Memory, PgVector, PostgresStore } from '../index.js'
 import { startMockProvider } from './helpers/mock-provider.js'
@@ -207,4 +208,28 @@ pgTest('Memory semantic recall on PostgresStore + PgVector through an agent', as
   t.true((await other.describeIndex({ indexName: 'memory_messages_128' })).count >= 10)
   const { messages } = await memory.recall({ threadId: 't2', resourceId: 'user-1', vectorSearchString: 'sister Porto' })
   t.deepEqual(messages.map((m) => m.content.parts[0].text), ['my sister lives in Porto'])
+})
+
+pgTest('two app processes share semantic recall: a message one process saved is recalled in the other', async (t, url) => {
+  const chat = await startMockProvider({ fallback: { text: 'noted' } })
+  const embeddings = await startMockProvider({ fallback: { embeddings: 'auto', dimensions: 128 } })
+  t.teardown(() => Promise.all([chat.close(), embeddings.close()]))
+  const memory = new Memory({
+    storage: new PostgresStore({ id: 's', connectionString: url }),
+    vector: open(t, url),
+    embedder: { id: 'openai/text-embedding-3-small', url: embeddings.url, apiKey: 'k' },
+    options: { lastMessages: 2, semanticRecall: { topK: 1, messageRange: 0 } },
+  })
+  const agent = new Agent({ id: 'r', name: 'r', instructions: 'sys', model: { id: 'openai/gpt-4o-mini', url: chat.url, apiKey: 'k' }, memory })
+  const on = { memory: { thread: 'here', resource: 'user-1' } }
+  // This process has the memory index loaded before the other process writes to it.
+  await agent.generate('what is jazz', on)
+  const child = fileURLToPath(new URL('./helpers/pgvector-memory-child.mjs', import.meta.url))
+  // Asynchronously: the child talks to the mock servers running in this process.
+  const { stdout } = await promisify(execFile)(process.execPath, [child, url, chat.url, embeddings.url])
+  t.is(stdout.trim(), 'done')
+  await new Promise((r) => setTimeout(r, 1000))
+  await agent.generate('where does my sister live?', on)
+  const prompt = chat.requests.at(-1)!.body.messages.map((m: any) => m.content)
+  t.deepEqual(prompt, ['sys', 'my sister lives in Porto', 'what is jazz', 'noted', 'where does my sister live?'])
 })
