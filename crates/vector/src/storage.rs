@@ -54,11 +54,21 @@ impl Storage {
       v.to_vec()
     };
     let maxabs = src.iter().fold(0f32, |m, x| m.max(x.abs()));
-    let scale = if maxabs > 0.0 { maxabs / 127.0 } else { 1.0 };
+    let step = if maxabs > 0.0 { maxabs / 127.0 } else { 1.0 };
     let codes: Vec<i8> = src
       .iter()
-      .map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8)
+      .map(|x| (x / step).round().clamp(-127.0, 127.0) as i8)
       .collect();
+    // Scale the codes so the reconstruction's projection on the vector is exact
+    // (v·(scale·codes) = |v|²): the rounding error is then orthogonal to v, and a query close to
+    // v (the ones whose ranking matters) barely sees it — at cosine 0.8 that is 0.6× the score
+    // error of scale = step.
+    let vc = dot_f32_i8(&src, &codes);
+    let scale = if vc > 0.0 {
+      dot_f32(&src, &src) / vc
+    } else {
+      step
+    };
     let aux = match self.metric {
       Metric::Cosine => norm,
       Metric::Euclidean => {
@@ -287,5 +297,65 @@ impl Storage {
       Data::I8 { codes, scale } => codes.capacity() + scale.capacity() * 4,
     };
     data + self.aux.capacity() * 4
+  }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+  use super::*;
+
+  fn vecs(n: usize, dim: usize) -> Vec<Vec<f32>> {
+    (0..n)
+      .map(|i| {
+        (0..dim)
+          .map(|j| ((i * 31 + j * 7) as f32 * 0.173).sin() * (1.0 + i as f32 * 0.1))
+          .collect()
+      })
+      .collect()
+  }
+
+  /// The int8 scale makes the reconstruction's projection on the (normalized) vector exact.
+  #[test]
+  fn int8_reconstruction_projects_exactly() {
+    for metric in [Metric::Cosine, Metric::DotProduct, Metric::Euclidean] {
+      for dim in [1, 3, 17, 384] {
+        let mut st = Storage::new(dim, metric, Quantization::I8);
+        for v in vecs(5, dim) {
+          let slot = st.push(&v);
+          let back = st.get(slot);
+          let vv: f64 = v.iter().map(|x| *x as f64 * *x as f64).sum();
+          let vb: f64 = v
+            .iter()
+            .zip(&back)
+            .map(|(x, y)| *x as f64 * *y as f64)
+            .sum();
+          assert!(
+            (vb - vv).abs() <= 1e-4 * vv,
+            "{metric:?} dim {dim}: {vb} vs {vv}"
+          );
+          let maxabs = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+          let err = v
+            .iter()
+            .zip(&back)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+          assert!(err <= maxabs / 100.0, "{metric:?} dim {dim}: error {err}");
+        }
+      }
+    }
+  }
+
+  #[test]
+  fn int8_zero_vector_is_stable() {
+    for metric in [Metric::Cosine, Metric::DotProduct, Metric::Euclidean] {
+      let mut st = Storage::new(5, metric, Quantization::I8);
+      let z = st.push(&[0.0; 5]);
+      let o = st.push(&[1.0, 0.0, 0.0, 0.0, 0.0]);
+      assert_eq!(st.get(z), vec![0.0; 5]);
+      let p = st.prepare(&[1.0, 0.0, 0.0, 0.0, 0.0]);
+      assert!(st.dist(&p, z).is_finite() && st.dist(&p, o).is_finite());
+      assert!(st.node_dist(z, o).is_finite());
+    }
   }
 }
