@@ -6,7 +6,7 @@
 //                [--seconds S] [--out FILE] [--no-write] [--wait-idle [SECONDS]] [--lumos-release]
 //   node run.mjs --scenarios s4 [--s4-1m] [--s4-no-int8] [--s4-n N] [--s4-n-mastra N] [--s4-queries Q]
 //                                         # vector store (opt-in) → RESULTS-S4.md
-//   node run.mjs --scenarios s3 [--s3-n N] [--s3-n-mastra N] [--s3-generates G] [--s3-batch B] [--s3-no-memvec]
+//   node run.mjs --scenarios s3 [--s3-n N] [--s3-n-mastra N] [--s3-generates G] [--s3-batch B] [--s3-no-memvec] [--s3-no-probe]
 //                                         # agent memory (opt-in) → RESULTS-S3.md
 //
 // The mock server runs in its own child process; every (scenario, framework) pair runs in a fresh
@@ -312,7 +312,7 @@ if (scenarios.includes('s3')) {
   const { runS3 } = await import('./lib/memory-bench.mjs')
   const header = reportHeader('S3', 'agent memory', [`| @mastra/memory | ${pkgOf('@mastra/memory')} (with @mastra/libsql ${pkgOf('@mastra/libsql')}, @mastra/core ${machine.mastra}) |`])
   const num = (name) => (value(name) === undefined ? undefined : Number(value(name)))
-  const s3 = await runS3({ benchDir, quick, frameworks, port, noWrite, header, log, n: num('--s3-n'), nSmall: num('--s3-n-mastra'), generates: num('--s3-generates'), batch: num('--s3-batch'), noMemVec: flag('--s3-no-memvec') })
+  const s3 = await runS3({ benchDir, quick, frameworks, port, noWrite, header, log, n: num('--s3-n'), nSmall: num('--s3-n-mastra'), generates: num('--s3-generates'), batch: num('--s3-batch'), noMemVec: flag('--s3-no-memvec'), noProbe: flag('--s3-no-probe') })
   const failed = ['small', 'main', 'main-memvec'].some((k) => Object.values(s3[k] ?? {}).some((r) => r?.error))
   if (scenarios.every((s) => s === 's3' || s === 's4')) {
     mock.kill('SIGTERM')

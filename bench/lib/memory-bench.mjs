@@ -10,9 +10,9 @@ import { S3_DATA, describeS3Data } from './memory-data.mjs'
 
 const NAMES = { lumos: 'Lumos', mastra: 'Mastra (@mastra/memory + @mastra/libsql)' }
 
-function runMemoryChild(benchDir, cfg, timeoutMs) {
+function runMemoryChild(benchDir, cfg, timeoutMs, script = 'memory.mjs', args = [JSON.stringify(cfg)]) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(benchDir, 'runners', 'memory.mjs'), JSON.stringify(cfg)], { cwd: benchDir, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [join(benchDir, 'runners', script), ...args], { cwd: benchDir, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => (out += d))
@@ -72,6 +72,14 @@ export async function runS3(o) {
       else o.log(`  ${impl}: fill off ${f(r.fillOff[0].perSec)}/s, on ${f(r.fillOn.perSec)}/s; generate p50 off ${g(r.generate.off.p50Ms)} ms, on ${g(r.generate.on.p50Ms)} ms; load ${r.loadAfter.map((x) => x.toFixed(2)).join(' ')}`)
     }
   }
+  // Diagnosis: the pieces of a memory-on generate, timed alone on a thread of nMain messages.
+  if (o.frameworks.includes('lumos') && !o.noProbe) {
+    o.log(`s3 probe (${f(nMain)} messages, Lumos) …`)
+    const r = await runMemoryChild(o.benchDir, { impl: 'lumos-probe' }, 900_000, 'memory-probe.mjs', [String(nMain)])
+    r.loadAfter = os.loadavg()
+    results.probe = r
+    if (r.error) o.log(`  probe FAILED: ${r.error.split('\n')[0]}`)
+  }
   results.machine.loadAfter = os.loadavg()
 
   // ---------------------------------------------------------------- report
@@ -121,6 +129,18 @@ export async function runS3(o) {
     md.push('')
     for (const i of c.impls.filter((i) => R[i]?.error)) md.push(`${NAMES[i]} failed:`, '', '```', String(R[i].error).slice(0, 3000), '```', '')
   }
+
+  const P = results.probe
+  if (P && !P.error) {
+    md.push(`## S3 — where a memory-on generate spends its time (Lumos, ${f(P.n)} messages, each piece timed alone)`)
+    md.push('')
+    md.push(`\`runners/memory-probe.mjs\`, in its own child after the runs above: one thread of ${f(P.n)} messages on a file database, an in-memory vector index of ${f(P.n)} random 384-d vectors with the metadata recall writes (\`message_id\`, \`thread_id\`, \`resource_id\`; one thread, one resource, so the recall filter matches every vector); after the HNSW graph settled (~${f(P.graphSeconds)} s), each call 50 times in a row. A memory-on generate runs one filtered vector query (\`resource_id\`, Mastra's default scope), one include-windows read for the hits (\`perPage: 0\`, which also counts the thread's messages), the history read, the embedding of the prompt (one request to the mock) and the saves of the new messages. Load average after: ${P.loadAfter?.map((x) => x.toFixed(2)).join(' / ')}.`)
+    md.push('')
+    md.push('| call | p50 (ms) | min (ms) |')
+    md.push('| --- | ---: | ---: |')
+    for (const row of P.rows) md.push(`| ${row.label} | ${g(row.p50Ms)} | ${g(row.minMs)} |`)
+    md.push('')
+  } else if (P?.error) md.push('Probe failed:', '', '```', String(P.error).slice(0, 2000), '```', '')
 
   // Targets (reported, not asserted)
   const L = results.main?.lumos
