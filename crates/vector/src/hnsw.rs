@@ -1,17 +1,32 @@
-//! A compact HNSW graph over the slots of a `Storage`. Construction is split into a read-only
-//! planning phase (neighbour search) and a short linking phase so that queries and several
-//! builder threads can share one `RwLock`.
+//! A compact HNSW graph over the slots of a `Storage`.
+//!
+//! Concurrency: structural changes (growing the arrays, reserving a node's upper-layer lists)
+//! need `&mut self` (the index's write lock, taken briefly when a builder claims slots).
+//! Inserting a claimed node (`plan` + `link`) and searching need only `&self`, so several
+//! builder threads and queries run together under the read lock. Neighbour lists are arrays of
+//! `AtomicU32` (plain loads and stores on x86/ARM); a writer holds the node's stripe lock, and a
+//! reader may see a list mid-rewrite — every id it can read is still a node of that layer, which
+//! is all a search needs (hnswlib makes the same trade).
 
 use crate::storage::{Prepared, Storage};
 use std::cell::RefCell;
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering as AO};
+use std::sync::{Mutex, MutexGuard};
 
 /// Slot not yet processed by a builder.
 pub(crate) const NOT_IN: u8 = u8::MAX;
 /// Slot processed but not linked (it was deleted before indexing).
 pub(crate) const SKIPPED: u8 = u8::MAX - 1;
 const MAX_LEVEL: u8 = 16;
+/// `top` before the first node is linked.
+const EMPTY: u64 = u64::MAX;
+/// Lock stripes for neighbour-list writers (a lock per node would cost memory for nothing:
+/// two writers rarely meet on the same stripe).
+const STRIPES: usize = 1024;
+/// Upper bound of a list length (m ≤ 64, so layer 0 ≤ 128).
+const MAX_LIST: usize = 128;
 
 /// HNSW parameters.
 #[derive(Debug, Clone, Copy)]
@@ -48,16 +63,21 @@ impl Ord for Cand {
   }
 }
 
-struct Visited {
+/// Per-thread search scratch, reused so a search allocates only its result.
+struct Scratch {
   marks: Vec<u32>,
   epoch: u32,
+  cands: BinaryHeap<Reverse<Cand>>,
+  res: BinaryHeap<Cand>,
 }
 
 thread_local! {
-    static VISITED: RefCell<Visited> = const { RefCell::new(Visited { marks: Vec::new(), epoch: 0 }) };
+    static SCRATCH: RefCell<Scratch> = const {
+      RefCell::new(Scratch { marks: Vec::new(), epoch: 0, cands: BinaryHeap::new(), res: BinaryHeap::new() })
+    };
 }
 
-impl Visited {
+impl Scratch {
   fn reset(&mut self, n: usize) {
     if self.marks.len() < n {
       self.marks.resize(n, 0);
@@ -67,9 +87,12 @@ impl Visited {
       self.marks.iter_mut().for_each(|m| *m = 0);
       self.epoch = 1;
     }
+    self.cands.clear();
+    self.res.clear();
   }
+  /// Marks `i` visited; false when it already was (or is out of range).
   #[inline]
-  fn insert(&mut self, i: u32) -> bool {
+  fn visit(&mut self, i: u32) -> bool {
     match self.marks.get_mut(i as usize) {
       Some(m) if *m != self.epoch => {
         *m = self.epoch;
@@ -83,11 +106,16 @@ impl Visited {
 pub(crate) struct Graph {
   pub params: HnswParams,
   m0: usize,
-  level0: Vec<u32>,
-  upper: HashMap<u32, Box<[u32]>>,
-  pub levels: Vec<u8>,
-  pub entry: Option<u32>,
-  pub max_level: u8,
+  /// Layer 0: per node `[count, ids × m0]`.
+  level0: Vec<AtomicU32>,
+  /// Nodes above layer 0 → offset of their `[count, ids × m]` blocks (layers 1..=level) in
+  /// `upper`. Reserved when a builder claims the node, so linking never grows it.
+  upper_at: HashMap<u32, (usize, u8)>,
+  upper: Vec<AtomicU32>,
+  levels: Vec<AtomicU8>,
+  /// Entry node << 8 | its level (the graph's top layer), or `EMPTY`.
+  top: AtomicU64,
+  locks: Box<[Mutex<()>]>,
   seed: u64,
 }
 
@@ -109,25 +137,40 @@ fn splitmix(mut x: u64) -> u64 {
 impl Graph {
   pub fn new(params: HnswParams) -> Self {
     let params = HnswParams {
-      m: params.m.clamp(2, 64),
+      m: params.m.clamp(2, MAX_LIST / 2),
       ..params
     };
     Graph {
       params,
       m0: params.m * 2,
       level0: Vec::new(),
-      upper: HashMap::new(),
+      upper_at: HashMap::new(),
+      upper: Vec::new(),
       levels: Vec::new(),
-      entry: None,
-      max_level: 0,
+      top: AtomicU64::new(EMPTY),
+      locks: (0..STRIPES).map(|_| Mutex::new(())).collect(),
       seed: 0x5EED,
     }
   }
 
+  /// Grow to `n` slots (write lock).
   pub fn ensure(&mut self, n: usize) {
     if self.levels.len() < n {
-      self.levels.resize(n, NOT_IN);
-      self.level0.resize(n * (self.m0 + 1), 0);
+      self.levels.resize_with(n, || AtomicU8::new(NOT_IN));
+      self
+        .level0
+        .resize_with(n * (self.m0 + 1), || AtomicU32::new(0));
+    }
+  }
+
+  /// Reserve `slot`'s upper-layer lists before it is linked (write lock).
+  pub fn claim(&mut self, slot: u32) {
+    self.ensure(slot as usize + 1);
+    let level = self.random_level(slot) as usize;
+    if level > 0 && !self.upper_at.contains_key(&slot) {
+      self.upper_at.insert(slot, (self.upper.len(), level as u8));
+      let len = self.upper.len() + level * (self.params.m + 1);
+      self.upper.resize_with(len, || AtomicU32::new(0));
     }
   }
 
@@ -135,16 +178,21 @@ impl Graph {
     self
       .levels
       .get(slot as usize)
-      .is_some_and(|l| *l <= MAX_LEVEL)
+      .is_some_and(|l| l.load(AO::Acquire) <= MAX_LEVEL)
   }
 
   pub fn is_done(&self, slot: u32) -> bool {
-    self.levels.get(slot as usize).is_some_and(|l| *l != NOT_IN)
+    self
+      .levels
+      .get(slot as usize)
+      .is_some_and(|l| l.load(AO::Acquire) != NOT_IN)
   }
 
   pub fn mark_skipped(&mut self, slot: u32) {
     self.ensure(slot as usize + 1);
-    self.levels[slot as usize] = SKIPPED;
+    if let Some(l) = self.levels.get(slot as usize) {
+      l.store(SKIPPED, AO::Release);
+    }
   }
 
   pub fn random_level(&self, slot: u32) -> u8 {
@@ -154,59 +202,71 @@ impl Graph {
     ((-u.ln() * ml).floor() as u64).min(MAX_LEVEL as u64) as u8
   }
 
-  fn neighbors(&self, node: u32, level: u8) -> &[u32] {
+  fn top(&self) -> Option<(u32, u8)> {
+    match self.top.load(AO::Acquire) {
+      EMPTY => None,
+      t => Some(((t >> 8) as u32, t as u8)),
+    }
+  }
+
+  /// The `[count, ids…]` block of a node's list on a layer (empty when it has none).
+  #[inline]
+  fn block(&self, node: u32, level: u8) -> &[AtomicU32] {
     if level == 0 {
       let base = node as usize * (self.m0 + 1);
-      match self.level0.get(base) {
-        Some(&c) => &self.level0[base + 1..base + 1 + c as usize],
-        None => &[],
-      }
+      self.level0.get(base..base + self.m0 + 1).unwrap_or(&[])
     } else {
-      match self.upper.get(&node) {
-        Some(b) => {
-          let base = (level as usize - 1) * (self.params.m + 1);
-          match b.get(base) {
-            Some(&c) => &b[base + 1..base + 1 + c as usize],
-            None => &[],
-          }
+      let m = self.params.m;
+      match self.upper_at.get(&node) {
+        Some(&(at, top)) if top >= level => {
+          let base = at + (level as usize - 1) * (m + 1);
+          self.upper.get(base..base + m + 1).unwrap_or(&[])
         }
-        None => &[],
+        _ => &[],
       }
     }
   }
 
-  fn set_neighbors(&mut self, node: u32, level: u8, list: &[u32]) {
-    if level == 0 {
-      let base = node as usize * (self.m0 + 1);
-      let n = list.len().min(self.m0);
-      self.level0[base] = n as u32;
-      self.level0[base + 1..base + 1 + n].copy_from_slice(&list[..n]);
-    } else {
-      let m = self.params.m;
-      let top = self
-        .levels
-        .get(node as usize)
-        .copied()
-        .unwrap_or(0)
-        .min(MAX_LEVEL) as usize;
-      let b = self
-        .upper
-        .entry(node)
-        .or_insert_with(|| vec![0u32; top.max(level as usize) * (m + 1)].into_boxed_slice());
-      let base = (level as usize - 1) * (m + 1);
-      if b.len() < base + m + 1 {
-        return;
-      }
-      let n = list.len().min(m);
-      b[base] = n as u32;
-      b[base + 1..base + 1 + n].copy_from_slice(&list[..n]);
+  /// Copy a neighbour list into `buf`; returns its length.
+  #[inline]
+  fn read_list(&self, node: u32, level: u8, buf: &mut [u32; MAX_LIST]) -> usize {
+    let b = self.block(node, level);
+    let Some((c, ids)) = b.split_first() else {
+      return 0;
+    };
+    // Acquire pairs with the writer's Release: the ids below `count` are written.
+    let n = (c.load(AO::Acquire) as usize).min(ids.len());
+    for (dst, src) in buf.iter_mut().zip(&ids[..n]) {
+      *dst = src.load(AO::Relaxed);
     }
+    n
+  }
+
+  /// Overwrite a neighbour list (caller holds the node's stripe lock).
+  fn write_list(&self, node: u32, level: u8, list: &[u32]) {
+    let b = self.block(node, level);
+    let Some((c, ids)) = b.split_first() else {
+      return;
+    };
+    let n = list.len().min(ids.len());
+    for (dst, src) in ids.iter().zip(&list[..n]) {
+      dst.store(*src, AO::Relaxed);
+    }
+    c.store(n as u32, AO::Release);
+  }
+
+  fn lock(&self, node: u32) -> MutexGuard<'_, ()> {
+    self.locks[node as usize % STRIPES]
+      .lock()
+      .unwrap_or_else(|e| e.into_inner())
   }
 
   fn greedy(&self, dist: &impl Fn(u32) -> f32, mut cur: Cand, level: u8) -> Cand {
+    let mut buf = [0u32; MAX_LIST];
     loop {
       let mut changed = false;
-      for &nb in self.neighbors(cur.1, level) {
+      let n = self.read_list(cur.1, level, &mut buf);
+      for &nb in &buf[..n] {
         let d = dist(nb);
         if d < cur.0 {
           cur = Cand(d, nb);
@@ -221,8 +281,10 @@ impl Graph {
 
   /// Beam search on one layer. Returns accepted nodes, closest first. `budget` bounds the number
   /// of distance evaluations (0 = unbounded); the bool says whether it was exhausted.
+  #[allow(clippy::too_many_arguments)]
   fn search_layer(
     &self,
+    st: &Storage,
     dist: &impl Fn(u32) -> f32,
     accept: &impl Fn(u32) -> bool,
     eps: &[Cand],
@@ -230,42 +292,47 @@ impl Graph {
     ef: usize,
     budget: usize,
   ) -> (Vec<Cand>, bool) {
-    VISITED.with(|v| {
-      let mut vis = v.borrow_mut();
-      vis.reset(self.levels.len());
-      let mut cands: BinaryHeap<Reverse<Cand>> = BinaryHeap::new();
-      let mut res: BinaryHeap<Cand> = BinaryHeap::new();
+    SCRATCH.with(|s| {
+      let mut guard = s.borrow_mut();
+      let sc = &mut *guard;
+      sc.reset(self.levels.len());
       for &c in eps {
-        if vis.insert(c.1) {
-          cands.push(Reverse(c));
+        if sc.visit(c.1) {
+          sc.cands.push(Reverse(c));
           if accept(c.1) {
-            res.push(c);
+            sc.res.push(c);
           }
         }
       }
       let mut evals = 0usize;
       let mut exhausted = false;
-      while let Some(Reverse(c)) = cands.pop() {
-        if res.len() >= ef && res.peek().is_some_and(|w| c.0 > w.0) {
+      let mut buf = [0u32; MAX_LIST];
+      let mut fresh = [0u32; MAX_LIST];
+      while let Some(Reverse(c)) = sc.cands.pop() {
+        if sc.res.len() >= ef && sc.res.peek().is_some_and(|w| c.0 > w.0) {
           break;
         }
-        for &nb in self.neighbors(c.1, level) {
-          if !vis.insert(nb) {
-            continue;
+        let n = self.read_list(c.1, level, &mut buf);
+        // Unvisited neighbours first, with their vectors prefetched, then the distances: the
+        // memory loads overlap instead of stalling one after another.
+        let mut k = 0;
+        for &nb in &buf[..n] {
+          if sc.visit(nb) {
+            st.prefetch(nb);
+            fresh[k] = nb;
+            k += 1;
           }
+        }
+        for &nb in &fresh[..k] {
           let d = dist(nb);
           evals += 1;
-          let worst = if res.len() >= ef {
-            res.peek().map_or(f32::INFINITY, |w| w.0)
-          } else {
-            f32::INFINITY
-          };
-          if d < worst || res.len() < ef {
-            cands.push(Reverse(Cand(d, nb)));
+          let full = sc.res.len() >= ef;
+          if !full || sc.res.peek().is_some_and(|w| d < w.0) {
+            sc.cands.push(Reverse(Cand(d, nb)));
             if accept(nb) {
-              res.push(Cand(d, nb));
-              if res.len() > ef {
-                res.pop();
+              sc.res.push(Cand(d, nb));
+              if sc.res.len() > ef {
+                sc.res.pop();
               }
             }
           }
@@ -275,13 +342,14 @@ impl Graph {
           break;
         }
       }
-      let mut out = res.into_vec();
+      let mut out: Vec<Cand> = sc.res.drain().collect();
       out.sort();
       (out, exhausted)
     })
   }
 
-  /// hnswlib's neighbour-selection heuristic.
+  /// hnswlib's neighbour-selection heuristic: keep a candidate only if it is closer to the base
+  /// than to every neighbour kept so far (spreads the links over directions).
   fn select(&self, st: &Storage, sorted: &[Cand], m: usize) -> Vec<u32> {
     let mut out: Vec<Cand> = Vec::with_capacity(m);
     for &c in sorted {
@@ -295,10 +363,10 @@ impl Graph {
     out.into_iter().map(|c| c.1).collect()
   }
 
-  /// Phase 1 (read access): choose neighbours for `node`.
+  /// Phase 1: choose neighbours for `node` (claimed, not linked).
   pub fn plan(&self, st: &Storage, node: u32) -> Plan {
     let level = self.random_level(node);
-    let Some(ep) = self.entry else {
+    let Some((ep, max_level)) = self.top() else {
       return Plan {
         node,
         level,
@@ -308,19 +376,18 @@ impl Graph {
     };
     let p: Prepared = st.prepare_slot(node);
     let dist = |s: u32| st.dist(&p, s);
-    let linked = |s: u32| self.is_linked(s);
+    let linked = |s: u32| s != node && self.is_linked(s);
     let mut cur = Cand(dist(ep), ep);
-    let mut l = self.max_level;
+    let mut l = max_level;
     while l > level {
       cur = self.greedy(&dist, cur, l);
       l -= 1;
     }
-    let top = level.min(self.max_level);
+    let top = level.min(max_level);
     let mut layers = vec![Vec::new(); top as usize + 1];
     let mut eps = vec![cur];
     for lc in (0..=top).rev() {
-      let (w, _) = self.search_layer(&dist, &linked, &eps, lc, self.params.ef_construction, 0);
-      let w: Vec<Cand> = w.into_iter().filter(|c| c.1 != node).collect();
+      let (w, _) = self.search_layer(st, &dist, &linked, &eps, lc, self.params.ef_construction, 0);
       layers[lc as usize] = self.select(st, &w, self.params.m);
       if !w.is_empty() {
         eps = w;
@@ -334,46 +401,66 @@ impl Graph {
     }
   }
 
-  /// Phase 2 (write access): link a planned node. Returns false when the plan is stale (the
-  /// graph got its first node meanwhile) and must be redone.
-  pub fn link(&mut self, st: &Storage, plan: Plan) -> bool {
-    if !plan.had_entry && self.entry.is_some() {
-      return false;
-    }
+  /// Phase 2: link a planned node. Returns false when the plan is stale (it was made on an
+  /// empty graph that meanwhile got its first node) and must be redone.
+  pub fn link(&self, st: &Storage, plan: Plan) -> bool {
     let node = plan.node;
-    self.ensure(node as usize + 1);
-    self.levels[node as usize] = plan.level;
-    if plan.level > 0 {
-      let m = self.params.m;
-      self.upper.insert(
-        node,
-        vec![0u32; plan.level as usize * (m + 1)].into_boxed_slice(),
-      );
+    let Some(level_cell) = self.levels.get(node as usize) else {
+      return true;
+    };
+    if !plan.had_entry {
+      let me = ((node as u64) << 8) | plan.level as u64;
+      if self
+        .top
+        .compare_exchange(EMPTY, me, AO::AcqRel, AO::Acquire)
+        .is_err()
+      {
+        return false;
+      }
+      level_cell.store(plan.level, AO::Release);
+      return true;
     }
+    {
+      let _g = self.lock(node);
+      for (lc, list) in plan.layers.iter().enumerate() {
+        self.write_list(node, lc as u8, list);
+      }
+    }
+    let mut buf = [0u32; MAX_LIST];
     for (lc, list) in plan.layers.iter().enumerate() {
       let lc = lc as u8;
-      self.set_neighbors(node, lc, list);
       let cap = if lc == 0 { self.m0 } else { self.params.m };
       for &nb in list {
-        let mut cur: Vec<u32> = self.neighbors(nb, lc).to_vec();
+        let _g = self.lock(nb);
+        let n = self.read_list(nb, lc, &mut buf);
+        let cur = &buf[..n];
         if cur.contains(&node) {
           continue;
         }
-        if cur.len() < cap {
-          cur.push(node);
+        if n < cap {
+          buf[n] = node;
+          self.write_list(nb, lc, &buf[..n + 1]);
         } else {
           let mut cands: Vec<Cand> = cur.iter().map(|&x| Cand(st.node_dist(nb, x), x)).collect();
-          let dn = st.node_dist(nb, node);
-          cands.push(Cand(dn, node));
+          cands.push(Cand(st.node_dist(nb, node), node));
           cands.sort();
-          cur = self.select(st, &cands, cap);
+          let kept = self.select(st, &cands, cap);
+          self.write_list(nb, lc, &kept);
         }
-        self.set_neighbors(nb, lc, &cur);
       }
     }
-    if self.entry.is_none() || plan.level > self.max_level {
-      self.entry = Some(node);
-      self.max_level = plan.level;
+    level_cell.store(plan.level, AO::Release);
+    // A node above the current top layer becomes the entry point.
+    let me = ((node as u64) << 8) | plan.level as u64;
+    let mut cur = self.top.load(AO::Acquire);
+    while cur == EMPTY || (cur as u8) < plan.level {
+      match self
+        .top
+        .compare_exchange_weak(cur, me, AO::AcqRel, AO::Acquire)
+      {
+        Ok(_) => break,
+        Err(now) => cur = now,
+      }
     }
     true
   }
@@ -381,26 +468,28 @@ impl Graph {
   /// Search: nodes accepted by `accept`, closest first, at most `ef`.
   pub fn search(
     &self,
+    st: &Storage,
     dist: &impl Fn(u32) -> f32,
     accept: &impl Fn(u32) -> bool,
     ef: usize,
     budget: usize,
   ) -> (Vec<Cand>, bool) {
-    let Some(ep) = self.entry else {
+    let Some((ep, max_level)) = self.top() else {
       return (Vec::new(), false);
     };
     let mut cur = Cand(dist(ep), ep);
-    let mut l = self.max_level;
+    let mut l = max_level;
     while l > 0 {
       cur = self.greedy(dist, cur, l);
       l -= 1;
     }
-    self.search_layer(dist, accept, &[cur], 0, ef, budget)
+    self.search_layer(st, dist, accept, &[cur], 0, ef, budget)
   }
 
   pub fn heap_bytes(&self) -> usize {
     self.level0.capacity() * 4
       + self.levels.capacity()
-      + self.upper.values().map(|b| b.len() * 4 + 48).sum::<usize>()
+      + self.upper.capacity() * 4
+      + self.upper_at.capacity() * 16
   }
 }

@@ -31,7 +31,7 @@ use serde_json::Value;
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasher, RandomState};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -116,9 +116,10 @@ impl Default for StoreOptions {
     StoreOptions {
       hnsw: HnswParams::default(),
       exact_threshold: 10_000,
-      // Half the cores (at least one): upserts and queries keep the rest.
+      // One per core (up to 4): builders insert in parallel under the read lock, so on 2 cores
+      // a second builder halves the time during which queries also scan the pending vectors.
       builder_threads: std::thread::available_parallelism()
-        .map(|n| n.get() / 2)
+        .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 4),
       compact_log_bytes: 256 << 20,
@@ -259,8 +260,9 @@ struct Data {
   graph: Graph,
   /// Slots below `claim` were taken by a builder.
   claim: u32,
-  /// Slots below `prefix` are all processed by builders (linked or skipped).
-  prefix: u32,
+  /// Slots below `prefix` are all processed by builders (linked or skipped). Advanced by
+  /// builders under the read lock.
+  prefix: AtomicU32,
 }
 
 impl Data {
@@ -276,7 +278,7 @@ impl Data {
       live: 0,
       graph: Graph::new(params),
       claim: 0,
-      prefix: 0,
+      prefix: AtomicU32::new(0),
     }
   }
 
@@ -353,14 +355,16 @@ impl Data {
     true
   }
 
-  fn advance_prefix(&mut self) {
-    while self.prefix < self.claim && self.graph.is_done(self.prefix) {
-      self.prefix += 1;
+  fn advance_prefix(&self) {
+    let mut p = self.prefix.load(Ordering::Acquire);
+    while p < self.claim && self.graph.is_done(p) {
+      p += 1;
     }
+    self.prefix.fetch_max(p, Ordering::AcqRel);
   }
 
   fn pending(&self) -> usize {
-    (self.prefix as usize..self.ids.len())
+    (self.prefix.load(Ordering::Acquire) as usize..self.ids.len())
       .filter(|&s| self.ids[s].is_some())
       .count()
   }
@@ -590,39 +594,41 @@ impl Index {
   }
 
   /// Insert up to `max` pending slots into the graph. Returns how many were processed.
+  /// Slots are claimed a few at a time under the write lock; inserting runs under the read lock,
+  /// so builder threads work in parallel and queries go on meanwhile.
   fn build_step(&self, max: usize) -> usize {
+    const BATCH: u32 = 16;
     let mut done = 0;
     while done < max {
-      let slot = {
+      let (start, end) = {
         let mut g = write(&self.data);
         let d = &mut *g;
-        if d.claim as usize >= d.st.len() {
+        let len = d.st.len() as u32;
+        if d.claim >= len {
           break;
         }
-        let s = d.claim;
-        d.claim += 1;
-        d.graph.ensure(s as usize + 1);
-        if d.ids[s as usize].is_none() {
-          d.graph.mark_skipped(s);
-          d.advance_prefix();
-          done += 1;
+        let (start, end) = (d.claim, len.min(d.claim + BATCH));
+        d.claim = end;
+        for s in start..end {
+          if d.ids[s as usize].is_none() {
+            d.graph.mark_skipped(s);
+          } else {
+            d.graph.claim(s);
+          }
+        }
+        (start, end)
+      };
+      for slot in start..end {
+        // The read lock is taken per insert so a waiting upsert (write lock) is not held back
+        // by a whole batch.
+        let d = read(&self.data);
+        if d.graph.is_done(slot) {
           continue;
         }
-        s
-      };
-      loop {
-        let plan = {
-          let d = read(&self.data);
-          d.graph.plan(&d.st, slot)
-        };
-        let mut g = write(&self.data);
-        let d = &mut *g;
-        if d.graph.link(&d.st, plan) {
-          d.advance_prefix();
-          break;
-        }
+        while !d.graph.link(&d.st, d.graph.plan(&d.st, slot)) {}
       }
-      done += 1;
+      read(&self.data).advance_prefix();
+      done += (end - start) as usize;
     }
     done
   }
@@ -676,7 +682,8 @@ impl Index {
     };
     let n = d.ids.len() as u32;
     let mut heap: BinaryHeap<Hit> = BinaryHeap::with_capacity(top_k + 1);
-    let mut use_exact = d.live <= opts.exact_threshold || d.prefix == 0;
+    let prefix = d.prefix.load(Ordering::Acquire);
+    let mut use_exact = d.live <= opts.exact_threshold || prefix == 0;
     if !use_exact && filter.is_some() {
       // Estimate selectivity on a sample; very selective filters go straight to a scan.
       let step = (n as usize / 512).max(1);
@@ -692,7 +699,6 @@ impl Index {
     if use_exact {
       self.exact(&d, &dist, &matches, 0..n, top_k, &mut heap);
     } else {
-      let prefix = d.prefix;
       let ef = ef_search.max(top_k);
       let accept = |s: u32| s < prefix && d.ids[s as usize].is_some() && matches(s);
       let budget = if filter.is_some() {
@@ -700,7 +706,7 @@ impl Index {
       } else {
         0
       };
-      let (found, exhausted) = d.graph.search(&dist, &accept, ef, budget);
+      let (found, exhausted) = d.graph.search(&d.st, &dist, &accept, ef, budget);
       for c in found {
         let h = Hit {
           d: c.0,
@@ -1199,7 +1205,7 @@ impl VectorStore {
       ix.build_step(1024);
       {
         let d = read(&ix.data);
-        if d.prefix as usize >= d.st.len() {
+        if d.prefix.load(Ordering::Acquire) as usize >= d.st.len() {
           return Ok(());
         }
       }

@@ -550,6 +550,63 @@ fn hnsw_recall_on_gaussian_mixture() {
   assert!(recall >= 0.95, "recall@10 = {recall}");
 }
 
+/// Several builder threads insert into one graph at once (plus the caller in `wait_indexed`),
+/// while batches keep arriving and some ids are deleted: the graph finds the neighbours as well
+/// as one built by a single thread.
+#[test]
+fn parallel_graph_build_keeps_recall() {
+  let (n, dim, k) = (6000, 32, 10);
+  let data = mixture(&mut Rng(4242), n, dim, 30, 0.35);
+  let qs = mixture(&mut Rng(99), 200, dim, 30, 0.35);
+  let ids: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+  let recall = |quant: Quantization, builders: usize| -> f64 {
+    let s = VectorStore::open_with(
+      None,
+      StoreOptions {
+        exact_threshold: 0,
+        builder_threads: builders,
+        ..Default::default()
+      },
+    )
+    .unwrap();
+    s.set_ef_search(128);
+    s.create_index("p", dim, Metric::Cosine, quant).unwrap();
+    for (b, chunk) in data.chunks(500 * dim).enumerate() {
+      let part = ids[b * 500..b * 500 + chunk.len() / dim].to_vec();
+      s.upsert("p", Some(part), chunk, vec![]).unwrap();
+    }
+    // Every 10th vector is deleted (some before, some after the builders reach them).
+    for i in (0..n).step_by(10) {
+      assert!(s.delete_vector("p", &ids[i]).unwrap());
+    }
+    s.wait_indexed("p").unwrap();
+    let st = s.describe_index("p").unwrap();
+    assert_eq!((st.count, st.pending), (n - n / 10, 0));
+    let (mut hit, mut total) = (0, 0);
+    for q in qs.chunks_exact(dim) {
+      let want = exact_topk(&data, dim, q, k, &|i| i % 10 != 0);
+      let got: HashSet<String> = ids_of(&s.query("p", q, k, None, false).unwrap())
+        .into_iter()
+        .collect();
+      assert!(
+        !got.iter().any(|id| id.parse::<usize>().unwrap() % 10 == 0),
+        "deleted id returned"
+      );
+      hit += want.iter().filter(|i| got.contains(&i.to_string())).count();
+      total += k;
+    }
+    hit as f64 / total as f64
+  };
+  for quant in [Quantization::F32, Quantization::I8] {
+    let (serial, parallel) = (recall(quant, 0), recall(quant, 3));
+    assert!(serial >= 0.9, "{quant:?}: serial recall@10 {serial}");
+    assert!(
+      parallel >= serial - 0.02,
+      "{quant:?}: recall@10 {parallel} with 3 builders, {serial} with one"
+    );
+  }
+}
+
 #[test]
 fn int8_indexes_rank_like_f32() {
   let mut rng = Rng(99);
