@@ -556,9 +556,11 @@ fn upsert_thread_tx(conn: &Connection, t: &Thread) -> Result<()> {
   Ok(())
 }
 
-const INSERT_MESSAGE: &str = "INSERT INTO lumos_messages (id, thread_id, resource_id, role, type, created_at, content)
+const INSERT_MESSAGE: &str =
+  "INSERT INTO lumos_messages (id, thread_id, resource_id, role, type, created_at, content)
   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-const UPDATE_MESSAGE: &str = "UPDATE lumos_messages SET thread_id = ?2, resource_id = ?3, role = ?4, type = ?5,
+const UPDATE_MESSAGE: &str =
+  "UPDATE lumos_messages SET thread_id = ?2, resource_id = ?3, role = ?4, type = ?5,
   created_at = ?6, content = ?7 WHERE id = ?1";
 
 /// `SQLITE_CONSTRAINT_UNIQUE`: the message id is taken (the only UNIQUE constraint of the table).
@@ -585,7 +587,15 @@ fn insert_messages_tx(conn: &Connection, messages: &[StoredMessage]) -> Result<(
     // serde_json writes UTF-8; the check keeps this free of unsafe code.
     let content = std::str::from_utf8(&content)
       .map_err(|e| StoreError::invalid(format!("value cannot be written as JSON: {e}")))?;
-    let row = params![m.id, m.thread_id, m.resource_id, m.role, m.r#type, m.created_at, content];
+    let row = params![
+      m.id,
+      m.thread_id,
+      m.resource_id,
+      m.role,
+      m.r#type,
+      m.created_at,
+      content
+    ];
     match insert.execute(row) {
       Ok(_) => {}
       Err(e) if is_duplicate_id(&e) => {
