@@ -113,7 +113,7 @@ export declare class BindingVectorStore {
   static open(dir?: string | undefined | null): Promise<BindingVectorStore>
   createIndex(name: string, dimension: number, metric: string, quantization?: string | undefined | null): Promise<void>
   listIndexes(): Array<string>
-  /** `{ dimension, count, metric }` as JSON. */
+  /** `{ dimension, count, metric, pending }` as JSON. */
   describeIndex(name: string): string
   deleteIndex(name: string): Promise<void>
   /**

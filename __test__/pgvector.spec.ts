@@ -48,12 +48,12 @@ pgTest('create, upsert (number[][] and flat Float32Array), query with scores, de
   const withVec = await v.query({ indexName: 'docs', queryVector: [0, 1, 0], topK: 1, includeVector: true })
   t.deepEqual(withVec[0].vector, [0, 1, 0])
   t.deepEqual((await v.query({ indexName: 'docs', queryVector: [1, 0, 0], topK: 4, minScore: 0.5 })).map((h) => h.id), ['a', generated[1]])
-  t.deepEqual(await v.describeIndex({ indexName: 'docs' }), { dimension: 3, count: 4, metric: 'cosine' })
+  t.like(await v.describeIndex({ indexName: 'docs' }), { dimension: 3, count: 4, metric: 'cosine' })
   await v.createIndex({ indexName: 'alt', dimension: 2, metric: 'dotproduct', indexConfig: { type: 'hnsw' } } as any)
   t.deepEqual(await v.listIndexes(), ['alt', 'docs'])
   // A second instance (as after a restart) reads everything back from the tables.
   const again = open(t, url)
-  t.deepEqual(await again.describeIndex({ indexName: 'docs' }), { dimension: 3, count: 4, metric: 'cosine' })
+  t.like(await again.describeIndex({ indexName: 'docs' }), { dimension: 3, count: 4, metric: 'cosine' })
   t.deepEqual((await again.query({ indexName: 'docs', queryVector: [1, 0, 0], topK: 1 }))[0].metadata, { k: 'a' })
 })
 

@@ -9,6 +9,8 @@ export interface IndexStats {
     dimension: number;
     count: number;
     metric: 'cosine' | 'euclidean' | 'dotproduct';
+    /** Lumos: vectors not yet linked into the HNSW graph (searched exactly until then, so slower). */
+    pending?: number;
 }
 type Vectors = number[][] | Float32Array;
 export declare class LibSQLVector {
@@ -45,6 +47,15 @@ export declare class LibSQLVector {
     describeIndex({ indexName }: {
         indexName: string;
     }): Promise<IndexStats>;
+    /**
+     * Lumos: resolves once every vector of the index is in the HNSW graph, which background threads
+     * build after upserts (queries are correct meanwhile, only slower). Polls `describeIndex`.
+     */
+    waitIndexed({ indexName, abortSignal, pollMs }: {
+        indexName: string;
+        abortSignal?: AbortSignal;
+        pollMs?: number;
+    }): Promise<void>;
     deleteIndex({ indexName }: {
         indexName: string;
     }): Promise<void>;

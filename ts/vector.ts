@@ -4,7 +4,7 @@
 
 import { resolve } from 'node:path'
 import { BindingVectorStore } from '../binding.js'
-import { ConfigError, reviveNativeError } from './errors.js'
+import { AbortError, ConfigError, reviveNativeError } from './errors.js'
 
 export interface QueryResult {
   id: string
@@ -17,6 +17,8 @@ export interface IndexStats {
   dimension: number
   count: number
   metric: 'cosine' | 'euclidean' | 'dotproduct'
+  /** Lumos: vectors not yet linked into the HNSW graph (searched exactly until then, so slower). */
+  pending?: number
 }
 
 type Vectors = number[][] | Float32Array
@@ -85,6 +87,19 @@ export class LibSQLVector {
   async describeIndex({ indexName }: { indexName: string }): Promise<IndexStats> {
     const store = await this.#open()
     return JSON.parse(await call(() => store.describeIndex(indexName)))
+  }
+
+  /**
+   * Lumos: resolves once every vector of the index is in the HNSW graph, which background threads
+   * build after upserts (queries are correct meanwhile, only slower). Polls `describeIndex`.
+   */
+  async waitIndexed({ indexName, abortSignal, pollMs = 50 }: { indexName: string; abortSignal?: AbortSignal; pollMs?: number }): Promise<void> {
+    while (true) {
+      if (abortSignal?.aborted) throw new AbortError('waitIndexed was aborted')
+      const { pending = 0 } = await this.describeIndex({ indexName })
+      if (pending === 0) return
+      await new Promise((r) => setTimeout(r, pollMs))
+    }
   }
 
   async deleteIndex({ indexName }: { indexName: string }): Promise<void> {

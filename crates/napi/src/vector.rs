@@ -40,9 +40,11 @@ pub(crate) fn metadata_list(json: Option<String>) -> napi::Result<Vec<Value>> {
   }
 }
 
-/// `describeIndex`'s `{ dimension, count, metric }`.
+/// `describeIndex`'s `{ dimension, count, metric }`, plus `pending`: vectors the background
+/// builders have not linked into the HNSW graph yet (searched exactly meanwhile, so slower).
 pub(crate) fn stats_json(s: &IndexStats) -> String {
-  json!({ "dimension": s.dimension, "count": s.count, "metric": s.metric.as_str() }).to_string()
+  json!({ "dimension": s.dimension, "count": s.count, "metric": s.metric.as_str(), "pending": s.pending })
+    .to_string()
 }
 
 /// Query hits as a JSON array of `{ id, score, metadata, vector? }`.
@@ -117,7 +119,7 @@ impl BindingVectorStore {
     self.inner.list_indexes()
   }
 
-  /// `{ dimension, count, metric }` as JSON.
+  /// `{ dimension, count, metric, pending }` as JSON.
   #[napi]
   pub fn describe_index(&self, name: String) -> napi::Result<String> {
     let s = self.inner.describe_index(&name).map_err(vector_err)?;
