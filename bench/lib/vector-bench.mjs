@@ -85,13 +85,13 @@ export async function runS4(o) {
   md.push('')
   md.push('**Implementations**: Lumos `LibSQLVector({ url: ":memory:" })` from the root build; Mastra `@mastra/libsql` LibSQLVector on a `file:` database (its libsql vector index, default settings); usearch `Index({ metric: "cos", connectivity: 16, expansion_add: 128, expansion_search: 64 })` — usearch is synchronous, so its "c=8" row is batches of 8 queries searched on all cores (`search(batch, 10, 0)`), and its c=1 row is one query at a time on one thread.')
   md.push('')
-  md.push('**Procedure** (each in a fresh child): upsert in chunks (10,000 vectors per call as one flat Float32Array with string ids; Mastra 500 per call as number[][]; generating the data is not timed) → (Lumos, above 10,000 vectors, where it starts using its HNSW graph) wait until the graph is built: there is no JS `waitIndexed`, so a probe of 20 sequential queries runs every 250 ms until its mean latency is ≤ 1/5 of the first probe\'s and has not improved by > 15 % over 8 polls; "graph built after" is the first probe within 15 % of the lowest → the queries at concurrency 1, then at concurrency 8. QPS = queries / wall time; CPU/query counts every thread of the process. RSS: after the index is ready (process RSS, Node included; the data are produced in 10,000-row chunks, never held whole).')
+  md.push('**Procedure** (each in a fresh child): upsert in chunks (10,000 vectors per call as one flat Float32Array with string ids; Mastra 500 per call as number[][]; generating the data is not timed) → (Lumos, above 10,000 vectors, where it starts using its HNSW graph) wait until the graph is built (`waitIndexed`, which polls `describeIndex().pending` until 0; builds without it: a probe of 20 sequential queries every 250 ms until its latency stops falling) → the queries at concurrency 1, then at concurrency 8. QPS = queries / wall time; CPU/query counts every thread of the process. RSS: after the index is ready (process RSS, Node included; the data are produced in 10,000-row chunks, never held whole).')
   md.push('')
   const rows = [
     ['upsert (vectors/s)', (r) => f(r.upsertPerSec)],
     ['upsert wall time (s)', (r) => g(r.upsertSeconds)],
     ['graph built after the last upsert (s)', (r) => (r.indexWait ? `${g(r.indexWait.builtSeconds)}${r.indexWait.timedOut ? ' (timed out)' : ''}` : '–')],
-    ['probe latency: first → built (ms/query)', (r) => (r.indexWait ? `${g(r.indexWait.firstProbeMs)} → ${g(r.indexWait.settledProbeMs)}` : '–')],
+    ['probe latency: first → built (ms/query)', (r) => (r.indexWait?.firstProbeMs != null ? `${g(r.indexWait.firstProbeMs)} → ${g(r.indexWait.settledProbeMs)}` : '–')],
     ['recall@10, c=1', (r) => r.runs[0].recall.toFixed(4)],
     ['QPS, c=1', (r) => f(r.runs[0].qps)],
     ['latency p50 / p99, c=1 (ms)', (r) => `${g(r.runs[0].p50Ms)} / ${g(r.runs[0].p99Ms)}`],

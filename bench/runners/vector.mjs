@@ -40,6 +40,8 @@ const IMPLS = {
     return {
       upsert: ({ start, count, data }) => v.upsert({ indexName: 's4', vectors: data, ids: Array.from({ length: count }, (_, i) => String(start + i)) }),
       query: async (q) => (await v.query({ indexName: 's4', queryVector: q, topK })).map((r) => Number(r.id)),
+      // Builds before cf0446c have no waitIndexed: the probe below stands in for it.
+      waitIndexed: typeof v.waitIndexed === 'function' ? () => v.waitIndexed({ indexName: 's4' }) : undefined,
     }
   },
   async mastra() {
@@ -150,13 +152,18 @@ async function main() {
 
   // Lumos builds its HNSW graph in background threads after the upserts (above 10,000 vectors;
   // below that it always scans) and answers from the graph for the vectors it already covers plus
-  // an exact scan of the rest, so query latency falls as the build proceeds. There is no JS "wait
-  // until indexed", so: poll a fixed probe (the first 20 queries, sequential) every 250 ms until
-  // its mean latency is ≤ 1/5 of the first poll's and has not improved by more than 15 % over the
-  // last 8 polls — or waitMaxS passes. Reported (builtSeconds): seconds from the last upsert's
-  // return to the first poll within 15 % of the lowest probe latency.
+  // an exact scan of the rest, so query latency falls as the build proceeds. `waitIndexed` resolves
+  // when the builders are done (builtSeconds: from the last upsert's return). Older builds lack it:
+  // then poll a fixed probe (the first 20 queries, sequential) every 250 ms until its mean latency
+  // is ≤ 1/5 of the first poll's and has not improved by more than 15 % over the last 8 polls — or
+  // waitMaxS passes; builtSeconds is then the first poll within 15 % of the lowest probe latency.
   let indexWait
-  if (cfg.impl === 'lumos' && cfg.n > 10_000) {
+  if (cfg.impl === 'lumos' && cfg.n > 10_000 && impl.waitIndexed) {
+    const t0 = now()
+    await impl.waitIndexed()
+    const seconds = (now() - t0) / 1000
+    indexWait = { builtSeconds: seconds, seconds, polls: 0, timedOut: false, method: 'waitIndexed' }
+  } else if (cfg.impl === 'lumos' && cfg.n > 10_000) {
     const t0 = now()
     const polls = []
     const at = []
