@@ -651,6 +651,14 @@ fn messages_by_ids(conn: &Connection, ids: &[String]) -> Result<Vec<(i64, Stored
   Ok(out)
 }
 
+/// `LIMIT n` written into the SQL rather than bound: SQLite marks a bound LIMIT "re-prepare on
+/// bind", so a cached statement with `LIMIT ?` was parsed and planned again on every call (~6 %
+/// of a memory-on generate's CPU in perf). Limits are integers we produce, and the few distinct
+/// ones (page sizes, context windows) each get their own cached statement. `None` = no limit.
+fn limit_sql(limit: Option<i64>) -> String {
+  format!("LIMIT {}", limit.unwrap_or(-1))
+}
+
 fn list_threads_tx(conn: &mut Connection, q: ListThreadsQuery) -> Result<ThreadPage> {
   let tx = conn.transaction().map_err(db_err)?;
   let mut conds: Vec<String> = Vec::new();
@@ -680,10 +688,10 @@ fn list_threads_tx(conn: &mut Connection, q: ListThreadsQuery) -> Result<ThreadP
   let (offset, limit) = util::page_window(q.page, q.per_page);
   let dir = q.direction.sql();
   let sql = format!(
-    "SELECT {THREAD_COLS} FROM lumos_threads{where_sql} ORDER BY {col} {dir}, rowid {dir} LIMIT ? OFFSET ?",
-    col = q.order_by.column()
+    "SELECT {THREAD_COLS} FROM lumos_threads{where_sql} ORDER BY {col} {dir}, rowid {dir} {limit} OFFSET ?",
+    col = q.order_by.column(),
+    limit = limit_sql(limit)
   );
-  args.push(SqlValue::Integer(limit.unwrap_or(-1)));
   args.push(SqlValue::Integer(offset));
   let mut threads = Vec::new();
   {
@@ -737,9 +745,9 @@ fn list_messages_tx(conn: &mut Connection, q: ListMessagesQuery) -> Result<Messa
   if q.per_page != Some(0) {
     let (offset, limit) = util::page_window(q.page, q.per_page);
     let sql = format!(
-      "SELECT {MSG_COLS} FROM lumos_messages WHERE {where_sql} ORDER BY created_at {dir}, seq {dir} LIMIT ? OFFSET ?"
+      "SELECT {MSG_COLS} FROM lumos_messages WHERE {where_sql} ORDER BY created_at {dir}, seq {dir} {limit} OFFSET ?",
+      limit = limit_sql(limit)
     );
-    args.push(SqlValue::Integer(limit.unwrap_or(-1)));
     args.push(SqlValue::Integer(offset));
     rows = query_messages(&tx, &sql, &args)?;
   }
@@ -766,12 +774,11 @@ fn include_window(conn: &Connection, inc: &IncludeMessage) -> Result<Vec<(i64, S
     return Ok(Vec::new());
   };
   let mut out = Vec::new();
-  let key = |n: u32| {
+  let key = || {
     vec![
       SqlValue::Text(msg.thread_id.clone()),
       SqlValue::Integer(msg.created_at),
       SqlValue::Integer(seq),
-      SqlValue::Integer(i64::from(n)),
     ]
   };
   if inc.before > 0 {
@@ -779,9 +786,10 @@ fn include_window(conn: &Connection, inc: &IncludeMessage) -> Result<Vec<(i64, S
       conn,
       &format!(
         "SELECT {MSG_COLS} FROM lumos_messages WHERE thread_id = ? AND (created_at, seq) < (?, ?)
-         ORDER BY created_at DESC, seq DESC LIMIT ?"
+         ORDER BY created_at DESC, seq DESC {limit}",
+        limit = limit_sql(Some(i64::from(inc.before)))
       ),
-      &key(inc.before),
+      &key(),
     )?);
   }
   if inc.after > 0 {
@@ -789,9 +797,10 @@ fn include_window(conn: &Connection, inc: &IncludeMessage) -> Result<Vec<(i64, S
       conn,
       &format!(
         "SELECT {MSG_COLS} FROM lumos_messages WHERE thread_id = ? AND (created_at, seq) > (?, ?)
-         ORDER BY created_at ASC, seq ASC LIMIT ?"
+         ORDER BY created_at ASC, seq ASC {limit}",
+        limit = limit_sql(Some(i64::from(inc.after)))
       ),
-      &key(inc.after),
+      &key(),
     )?);
   }
   out.push((seq, msg));
@@ -1007,9 +1016,10 @@ impl Storage for SqliteStore {
           let rows = query_messages(
             c,
             &format!(
-              "SELECT {MSG_COLS} FROM lumos_messages WHERE thread_id = ? ORDER BY created_at DESC, seq DESC LIMIT ?"
+              "SELECT {MSG_COLS} FROM lumos_messages WHERE thread_id = ? ORDER BY created_at DESC, seq DESC {limit}",
+              limit = limit_sql(Some(i64::from(n)))
             ),
-            &[SqlValue::Text(thread_id), SqlValue::Integer(i64::from(n))],
+            &[SqlValue::Text(thread_id)],
           )?;
           Ok(rows.into_iter().rev().map(|(_, m)| m).collect())
         })
