@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 mod distance;
+mod eqindex;
 pub mod error;
 pub mod filter;
 mod hnsw;
@@ -223,6 +224,8 @@ pub fn encode_metadata(m: &Value, i: usize) -> Result<Box<[u8]>> {
 }
 
 fn decode_metadata(b: &[u8]) -> Value {
+  #[cfg(test)]
+  tests::DECODES.with(|c| c.set(c.get() + 1));
   if b.is_empty() {
     return Value::Object(Default::default());
   }
@@ -260,6 +263,8 @@ struct Data {
   graph: Graph,
   /// Slots below `claim` were taken by a builder.
   claim: u32,
+  /// Equality index of top-level scalar metadata (filter fast path).
+  eq: eqindex::EqIndex,
   /// Slots below `prefix` are all processed by builders (linked or skipped). Advanced by
   /// builders under the read lock.
   prefix: AtomicU32,
@@ -278,6 +283,7 @@ impl Data {
       live: 0,
       graph: Graph::new(params),
       claim: 0,
+      eq: eqindex::EqIndex::default(),
       prefix: AtomicU32::new(0),
     }
   }
@@ -292,6 +298,9 @@ impl Data {
 
   fn new_slot(&mut self, id: &str, meta: Box<[u8]>, seq: u32) -> u32 {
     let slot = (self.ids.len()) as u32;
+    if !meta.is_empty() {
+      self.eq.add(slot, &decode_metadata(&meta), self.live);
+    }
     self.ids.push(Some(id.into()));
     self.meta.push(meta);
     self.seq.push(seq);
@@ -312,6 +321,28 @@ impl Data {
     self.ids[slot as usize] = None;
     self.meta[slot as usize] = Box::default();
     self.live -= 1;
+    // The slot stays listed in the equality index (queries skip dead slots) until enough
+    // kills pile up to be worth a purge.
+    if !self.eq.killed(self.live) {
+      return;
+    }
+    let ids = &self.ids;
+    self.eq.purge(|s| ids[s as usize].is_some());
+  }
+
+  /// Replace a live slot's metadata in place, keeping the equality index exact.
+  fn set_meta(&mut self, slot: u32, meta: Box<[u8]>) {
+    let old = &self.meta[slot as usize];
+    if *old == meta {
+      return;
+    }
+    if !old.is_empty() {
+      self.eq.remove(slot, &decode_metadata(old));
+    }
+    if !meta.is_empty() {
+      self.eq.add(slot, &decode_metadata(&meta), self.live);
+    }
+    self.meta[slot as usize] = meta;
   }
 
   fn upsert(&mut self, id: &str, v: &[f32], meta: Box<[u8]>) {
@@ -319,7 +350,7 @@ impl Data {
       Some(slot) if slot >= self.claim => {
         // Not yet seen by a graph builder: overwrite in place.
         self.st.set(slot, v);
-        self.meta[slot as usize] = meta;
+        self.set_meta(slot, meta);
       }
       Some(old) => {
         let seq = self.seq[old as usize];
@@ -638,7 +669,7 @@ impl Index {
     d: &Data,
     dist: &impl Fn(u32) -> f32,
     ok: &impl Fn(u32) -> bool,
-    range: std::ops::Range<u32>,
+    range: impl IntoIterator<Item = u32>,
     k: usize,
     heap: &mut BinaryHeap<Hit>,
   ) {
@@ -684,7 +715,59 @@ impl Index {
     let mut heap: BinaryHeap<Hit> = BinaryHeap::with_capacity(top_k + 1);
     let prefix = d.prefix.load(Ordering::Acquire);
     let mut use_exact = d.live <= opts.exact_threshold || prefix == 0;
-    if !use_exact && filter.is_some() {
+    let mut done = false;
+    if let Some(plan) = filter.and_then(|f| d.eq.plan(f)) {
+      // Equality fast path: only the index's candidates are considered, and the filter is
+      // evaluated on them only when the index does not decide it alone.
+      let residual = if plan.exact { None } else { filter };
+      let ok = |s: u32| match residual {
+        None => true,
+        Some(f) => f.matches(&decode_metadata(&d.meta[s as usize])),
+      };
+      let cands: Vec<u32> = plan
+        .slots
+        .into_iter()
+        .filter(|&s| d.ids.get(s as usize).is_some_and(Option::is_some))
+        .collect();
+      // A scan costs one distance per candidate; the graph wins once candidates are many.
+      if use_exact || cands.len() <= 2048 || cands.len() * 50 <= d.live {
+        self.exact(&d, &dist, &ok, cands.iter().copied(), top_k, &mut heap);
+      } else {
+        let mut bits = vec![0u64; (n as usize).div_ceil(64)];
+        for &s in &cands {
+          bits[(s / 64) as usize] |= 1 << (s % 64);
+        }
+        let accept = |s: u32| s < prefix && (bits[(s / 64) as usize] >> (s % 64)) & 1 == 1 && ok(s);
+        let ef = ef_search.max(top_k);
+        let (found, exhausted) = d
+          .graph
+          .search(&d.st, &dist, &accept, ef, (ef * 64).max(20_000));
+        for c in found {
+          heap.push(Hit {
+            d: c.0,
+            seq: d.seq[c.1 as usize],
+            slot: c.1,
+          });
+          if heap.len() > top_k {
+            heap.pop();
+          }
+        }
+        let split = cands.partition_point(|&s| s < prefix);
+        self.exact(
+          &d,
+          &dist,
+          &ok,
+          cands[split..].iter().copied(),
+          top_k,
+          &mut heap,
+        );
+        if heap.len() < top_k && (exhausted || heap.len() < cands.len()) {
+          heap.clear();
+          self.exact(&d, &dist, &ok, cands.iter().copied(), top_k, &mut heap);
+        }
+      }
+      done = true;
+    } else if !use_exact && filter.is_some() {
       // Estimate selectivity on a sample; very selective filters go straight to a scan.
       let step = (n as usize / 512).max(1);
       let (mut seen, mut hit) = (0usize, 0usize);
@@ -696,7 +779,8 @@ impl Index {
       }
       use_exact = seen > 0 && (hit as f64) < 0.02 * seen as f64;
     }
-    if use_exact {
+    if done {
+    } else if use_exact {
       self.exact(&d, &dist, &matches, 0..n, top_k, &mut heap);
     } else {
       let ef = ef_search.max(top_k);
@@ -1151,7 +1235,7 @@ impl VectorStore {
       if vector.is_some() {
         d.upsert(id, &vec_now, meta_now);
       } else if let Some(slot) = d.find(id) {
-        d.meta[slot as usize] = meta_now;
+        d.set_meta(slot, meta_now);
       }
     }
     ix.maybe_compact(&mut ls, self.shared.opts.compact_log_bytes)?;
@@ -1234,7 +1318,118 @@ impl VectorStore {
         + ids
         + meta
         + d.seq.capacity() * 4
-        + d.table.capacity() * 5,
+        + d.table.capacity() * 5
+        + d.eq.heap_bytes(),
     )
+  }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+  use super::*;
+  use serde_json::json;
+  use std::cell::Cell;
+
+  thread_local! {
+    /// Metadata decodes on this thread (queries run on the caller's thread).
+    pub(crate) static DECODES: Cell<u64> = const { Cell::new(0) };
+  }
+
+  fn decodes() -> u64 {
+    DECODES.with(Cell::get)
+  }
+
+  #[test]
+  fn equality_filters_skip_decoding_non_candidates() {
+    let s = VectorStore::open_with(
+      None,
+      StoreOptions {
+        exact_threshold: 0,
+        builder_threads: 0,
+        ..Default::default()
+      },
+    )
+    .unwrap();
+    s.create_index("m", 4, Metric::Cosine, Quantization::F32)
+      .unwrap();
+    let n = 6000;
+    let v: Vec<f32> = (0..n * 4)
+      .map(|i| ((i * 7919) % 101) as f32 - 50.0)
+      .collect();
+    let metas = (0..n)
+      .map(|i| json!({"resource_id": format!("r{}", i % 600), "all": "x", "k": i % 3, "msg": format!("m{i}")}))
+      .collect();
+    s.upsert("m", None, &v, metas).unwrap();
+    s.wait_indexed("m").unwrap();
+    let q = [1.0, 0.5, -0.2, 0.1];
+    for f in [
+      json!({"resource_id": "r7"}),
+      json!({"all": "x"}),
+      json!({"resource_id": {"$in": ["r1", "r2"]}}),
+    ] {
+      let before = decodes();
+      let r = s.query("m", &q, 5, Some(&f), false).unwrap();
+      // Only the returned hits' metadata is decoded.
+      assert_eq!(decodes() - before, r.len() as u64, "{f}");
+      assert_eq!(r.len(), 5);
+    }
+    // A residual condition is checked on the candidates only (10 of them), not on all 6000.
+    let before = decodes();
+    let f = json!({"resource_id": "r7", "k": {"$gte": 1}});
+    let r = s.query("m", &q, 5, Some(&f), false).unwrap();
+    assert!(decodes() - before <= 10 + r.len() as u64);
+    assert!(r.iter().all(|h| h.metadata["k"].as_u64().unwrap() >= 1));
+    // The near-unique field is not indexed (one list per vector would cost too much memory).
+    let ix = s.shared.index("m").unwrap();
+    let d = read(&ix.data);
+    assert!(
+      d.eq
+        .plan(&Filter::compile(&json!({"msg": "m1"})).unwrap())
+        .is_none()
+    );
+    assert!(
+      d.eq
+        .plan(&Filter::compile(&json!({"k": 1.0})).unwrap())
+        .is_some()
+    );
+  }
+
+  #[test]
+  fn mass_deletes_purge_the_equality_index() {
+    let s = VectorStore::open_with(
+      None,
+      StoreOptions {
+        builder_threads: 0,
+        ..Default::default()
+      },
+    )
+    .unwrap();
+    s.create_index("m", 2, Metric::Euclidean, Quantization::F32)
+      .unwrap();
+    let n = 12_000;
+    let v: Vec<f32> = (0..n * 2).map(|i| i as f32).collect();
+    let ids: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
+    let metas = (0..n).map(|i| json!({"r": i % 100})).collect();
+    s.upsert("m", Some(ids.clone()), &v, metas).unwrap();
+    for id in &ids[..10_000] {
+      assert!(s.delete_vector("m", id).unwrap());
+    }
+    let ix = s.shared.index("m").unwrap();
+    // Purges ran (after 4097 and 8194 kills): r=7 lists 38 slots, not all 120 ever listed.
+    let plan = read(&ix.data)
+      .eq
+      .plan(&Filter::compile(&json!({"r": 7})).unwrap())
+      .unwrap();
+    assert_eq!(plan.slots.len(), 38);
+    let r = s
+      .query("m", &[0.0, 0.0], 100, Some(&json!({"r": 7})), false)
+      .unwrap();
+    let got: Vec<&str> = r.iter().map(|h| h.id.as_str()).collect();
+    let want: Vec<String> = (10_000..n)
+      .filter(|i| i % 100 == 7)
+      .map(|i| format!("v{i}"))
+      .collect();
+    assert_eq!(got, want);
   }
 }

@@ -716,3 +716,192 @@ fn concurrent_queries_and_writes() {
   fn assert_send_sync<T: Send + Sync>() {}
   assert_send_sync::<VectorStore>();
 }
+
+/// Filters the equality index answers (alone or with a residual), plus the random mix.
+fn indexable_filter(rng: &mut Rng) -> (Value, Pred) {
+  match rng.below(6) {
+    0 => {
+      let t = rng.below(100);
+      (
+        json!({"n": t}),
+        Box::new(move |m| field(m, "n").and_then(Value::as_u64) == Some(t)),
+      )
+    }
+    1 => {
+      let (a, b) = (rng.below(100), rng.below(100));
+      // 1.0-style floats must match integer-valued metadata, like the matcher does.
+      (
+        json!({"n": {"$in": [a as f64, b]}}),
+        Box::new(move |m| {
+          field(m, "n")
+            .and_then(Value::as_u64)
+            .is_some_and(|v| v == a || v == b)
+        }),
+      )
+    }
+    2 => {
+      let c = ["a", "b", "c", "d", "e"][rng.below(5) as usize];
+      let fl = rng.below(2) == 0;
+      (
+        json!({"$and": [{"cat": c}, {"flag": {"$ne": fl}}]}),
+        Box::new(move |m| {
+          field(m, "cat") == Some(&json!(c)) && field(m, "flag") != Some(&json!(fl))
+        }),
+      )
+    }
+    3 => {
+      let t = ["x", "y", "z"][rng.below(3) as usize];
+      let k = rng.below(10);
+      (
+        json!({"tags": t, "nested.k": {"$gte": k}}),
+        Box::new(move |m| {
+          field(m, "tags")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.contains(&json!(t)))
+            && field(m, "nested.k")
+              .and_then(Value::as_u64)
+              .is_some_and(|v| v >= k)
+        }),
+      )
+    }
+    _ => random_filter(rng, 0),
+  }
+}
+
+#[test]
+fn indexed_filters_match_the_oracle_after_updates_deletes_and_restart() {
+  let dir = tempdir("eqindex");
+  let opts = |exact| StoreOptions {
+    exact_threshold: if exact { usize::MAX } else { 0 },
+    builder_threads: 1,
+    ..Default::default()
+  };
+  let mut rng = Rng(0xfeed_beef);
+  let dim = 16;
+  let mut data = mixture(&mut rng, 2500, dim, 10, 0.3);
+  // The model holds metadata as the store returns it (serde_json's float parsing may move the
+  // last digit).
+  let rt = |m: Value| serde_json::from_slice::<Value>(&serde_json::to_vec(&m).unwrap()).unwrap();
+  let mut metas: Vec<Value> = (0..2500).map(|_| rt(random_meta(&mut rng))).collect();
+  let mut alive = vec![true; 2500];
+  let ids = |i: usize| format!("id{i}");
+  let ex = VectorStore::open_with(None, opts(true)).unwrap();
+  let mut hn = VectorStore::open_with(Some(&dir), opts(false)).unwrap();
+  let kinds = [("f", Quantization::F32), ("q", Quantization::I8)];
+  let all = |f: &dyn Fn(&VectorStore, &str)| {
+    f(&ex, "f");
+    for (name, _) in kinds {
+      f(&hn, name);
+    }
+  };
+  ex.create_index("f", dim, Metric::Cosine, Quantization::F32)
+    .unwrap();
+  for (name, q) in kinds {
+    hn.create_index(name, dim, Metric::Cosine, q).unwrap();
+  }
+  let first: Vec<String> = (0..2500).map(ids).collect();
+  all(&|s, name| {
+    s.upsert(name, Some(first.clone()), &data, metas.clone())
+      .unwrap();
+  });
+  let check = |hn: &VectorStore, data: &[f32], metas: &[Value], alive: &[bool], rng: &mut Rng| {
+    for round in 0..120 {
+      let (fj, pred) = indexable_filter(rng);
+      let q: Vec<f32> = (0..dim).map(|_| rng.gauss()).collect();
+      let k = 1 + rng.below(20) as usize;
+      let ok = |i: usize| alive[i] && pred(&metas[i]);
+      let expect: Vec<String> = exact_topk(data, dim, &q, k, &ok)
+        .into_iter()
+        .map(ids)
+        .collect();
+      let got = ids_of(&ex.query("f", &q, k, Some(&fj), false).unwrap());
+      assert_eq!(got, expect, "exact, round {round}, filter {fj}");
+      for (name, _) in kinds {
+        let got = hn.query(name, &q, k, Some(&fj), false).unwrap();
+        assert_eq!(
+          got.len(),
+          expect.len(),
+          "{name}: top_k when that many match: {fj}"
+        );
+        for h in &got {
+          let i: usize = h.id[2..].parse().unwrap();
+          assert!(ok(i), "{name}: {} does not match {fj}", h.id);
+          assert_eq!(h.metadata, metas[i], "{name}: stale metadata for {}", h.id);
+        }
+      }
+    }
+  };
+  check(&hn, &data, &metas, &alive, &mut rng);
+  // Metadata-only updates, vector+metadata updates, re-upserts, deletes and new ids, while
+  // the builder runs (slots both in place and moved).
+  for op in 0..1000 {
+    let i = rng.below((data.len() / dim) as u64) as usize;
+    let new_meta = rt(random_meta(&mut rng));
+    let new_vec: Vec<f32> = (0..dim).map(|_| rng.gauss()).collect();
+    match op % 5 {
+      _ if !alive[i] => continue,
+      0 => {
+        all(&|s, name| {
+          assert!(
+            s.update_vector(name, &ids(i), None, Some(&new_meta))
+              .unwrap()
+          );
+        });
+        metas[i] = new_meta;
+      }
+      1 => {
+        all(&|s, name| {
+          assert!(
+            s.update_vector(name, &ids(i), Some(&new_vec), Some(&new_meta))
+              .unwrap()
+          );
+        });
+        metas[i] = new_meta;
+        data[i * dim..(i + 1) * dim].copy_from_slice(&new_vec);
+      }
+      2 => {
+        all(&|s, name| {
+          s.upsert(name, Some(vec![ids(i)]), &new_vec, vec![new_meta.clone()])
+            .unwrap();
+        });
+        metas[i] = new_meta;
+        data[i * dim..(i + 1) * dim].copy_from_slice(&new_vec);
+      }
+      3 => {
+        all(&|s, name| {
+          assert!(s.delete_vector(name, &ids(i)).unwrap());
+        });
+        alive[i] = false;
+      }
+      _ => {
+        let j = data.len() / dim;
+        all(&|s, name| {
+          s.upsert(name, Some(vec![ids(j)]), &new_vec, vec![new_meta.clone()])
+            .unwrap();
+        });
+        data.extend_from_slice(&new_vec);
+        metas.push(new_meta);
+        alive.push(true);
+      }
+    }
+    if op == 500 {
+      check(&hn, &data, &metas, &alive, &mut rng);
+    }
+  }
+  check(&hn, &data, &metas, &alive, &mut rng);
+  // Log replay, then snapshot load.
+  drop(hn);
+  hn = VectorStore::open_with(Some(&dir), opts(false)).unwrap();
+  check(&hn, &data, &metas, &alive, &mut rng);
+  for (name, _) in kinds {
+    hn.compact(name).unwrap();
+  }
+  drop(hn);
+  hn = VectorStore::open_with(Some(&dir), opts(false)).unwrap();
+  for (name, _) in kinds {
+    hn.wait_indexed(name).unwrap();
+  }
+  check(&hn, &data, &metas, &alive, &mut rng);
+  drop(hn);
+  let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,260 @@
+//! Equality index over top-level scalar metadata fields: field → value → sorted slot list.
+//!
+//! Lets `{ field: value }` / `$in` filters find their candidate slots without decoding every
+//! slot's JSON metadata. Exactness rules:
+//! - A slot is listed under `(field, v)` iff its metadata's top-level `field` is the scalar `v`
+//!   or an array holding the scalar `v` (exactly the slots `Cond::Eq(v)` matches, since a scalar
+//!   never equals an object, array or null). Numbers are keyed by their f64 value, like
+//!   `json_eq` compares them.
+//! - Killed slots may stay listed (removal is lazy, purged in bulk); callers drop slots whose id
+//!   is gone. Slots whose metadata changes in place are removed eagerly.
+//! - A field with too many distinct values (ids) or beyond the field cap is switched off; the
+//!   query then uses the normal path.
+
+use crate::filter::{Cond, Filter};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Below this many distinct values a field is always indexed.
+const MIN_DISTINCT: usize = 4096;
+/// At most this many fields are tracked per index.
+const MAX_FIELDS: usize = 64;
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Key {
+  Str(Box<str>),
+  Num(u64),
+  Bool(bool),
+}
+
+impl Key {
+  pub(crate) fn of(v: &Value) -> Option<Key> {
+    match v {
+      Value::String(s) => Some(Key::Str(s.as_str().into())),
+      Value::Bool(b) => Some(Key::Bool(*b)),
+      Value::Number(n) => {
+        let f = n.as_f64()?;
+        // -0.0 == 0.0 for json_eq, so they share a key.
+        Some(Key::Num(if f == 0.0 { 0 } else { f.to_bits() }))
+      }
+      _ => None,
+    }
+  }
+}
+
+enum FieldIx {
+  On(HashMap<Key, Vec<u32>>),
+  Off,
+}
+
+#[derive(Default)]
+pub(crate) struct EqIndex {
+  fields: HashMap<Box<str>, FieldIx>,
+  /// Set once a field was refused for the cap: unknown fields are then not known to be absent.
+  overflow: bool,
+  /// Kills since the last purge (their entries are still listed).
+  stale: usize,
+}
+
+/// The indexed keys of one slot's metadata, per top-level field (sorted, deduplicated).
+fn keys_of(meta: &Value) -> Vec<(&str, Vec<Key>)> {
+  let Value::Object(m) = meta else {
+    return Vec::new();
+  };
+  let mut out = Vec::with_capacity(m.len());
+  for (k, v) in m {
+    let mut keys: Vec<Key> = match v {
+      Value::Array(items) => items.iter().filter_map(Key::of).collect(),
+      v => Key::of(v).into_iter().collect(),
+    };
+    if keys.len() > 1 {
+      // Order only matters for dedup.
+      keys.sort_by(|a, b| key_ord(a).cmp(&key_ord(b)));
+      keys.dedup();
+    }
+    out.push((k.as_str(), keys));
+  }
+  out
+}
+
+fn key_ord(k: &Key) -> (u8, u64, &str) {
+  match k {
+    Key::Str(s) => (0, 0, s),
+    Key::Num(n) => (1, *n, ""),
+    Key::Bool(b) => (2, *b as u64, ""),
+  }
+}
+
+/// A candidate set from the index.
+pub(crate) struct Plan {
+  /// Sorted, deduplicated slots (may include killed slots).
+  pub slots: Vec<u32>,
+  /// Whether the whole filter is decided by the index (no need to evaluate it on candidates).
+  pub exact: bool,
+}
+
+impl EqIndex {
+  pub(crate) fn add(&mut self, slot: u32, meta: &Value, live: usize) {
+    for (field, keys) in keys_of(meta) {
+      if keys.is_empty() {
+        continue;
+      }
+      let fx = match self.fields.get_mut(field) {
+        Some(fx) => fx,
+        None => {
+          if self.fields.len() >= MAX_FIELDS {
+            self.overflow = true;
+            continue;
+          }
+          self
+            .fields
+            .entry(field.into())
+            .or_insert_with(|| FieldIx::On(HashMap::new()))
+        }
+      };
+      let FieldIx::On(map) = fx else { continue };
+      for k in keys {
+        let list = map.entry(k).or_default();
+        match list.last() {
+          Some(&l) if l >= slot => {
+            if let Err(i) = list.binary_search(&slot) {
+              list.insert(i, slot);
+            }
+          }
+          _ => list.push(slot),
+        }
+      }
+      // Near-unique fields (ids) would cost a list per vector and never narrow much better
+      // than the normal path's selectivity check.
+      if map.len() > MIN_DISTINCT && map.len() > live / 2 {
+        *fx = FieldIx::Off;
+      }
+    }
+  }
+
+  /// Remove `slot`, whose metadata was `meta`, from its lists (metadata changing in place).
+  pub(crate) fn remove(&mut self, slot: u32, meta: &Value) {
+    for (field, keys) in keys_of(meta) {
+      let Some(FieldIx::On(map)) = self.fields.get_mut(field) else {
+        continue;
+      };
+      for k in keys {
+        if let Some(list) = map.get_mut(&k) {
+          if let Ok(i) = list.binary_search(&slot) {
+            list.remove(i);
+          }
+          if list.is_empty() {
+            map.remove(&k);
+          }
+        }
+      }
+    }
+  }
+
+  /// Note a killed slot; returns true when a purge is due.
+  pub(crate) fn killed(&mut self, live: usize) -> bool {
+    self.stale += 1;
+    self.stale > 4096 && self.stale > live / 2
+  }
+
+  /// Drop entries of slots for which `alive` is false.
+  pub(crate) fn purge(&mut self, alive: impl Fn(u32) -> bool) {
+    for fx in self.fields.values_mut() {
+      if let FieldIx::On(map) = fx {
+        map.retain(|_, list| {
+          list.retain(|&s| alive(s));
+          list.shrink_to_fit();
+          !list.is_empty()
+        });
+      }
+    }
+    self.stale = 0;
+  }
+
+  pub(crate) fn heap_bytes(&self) -> usize {
+    self
+      .fields
+      .iter()
+      .map(|(f, fx)| {
+        f.len()
+          + 64
+          + match fx {
+            FieldIx::On(map) => map
+              .iter()
+              .map(|(k, l)| {
+                56 + l.capacity() * 4
+                  + match k {
+                    Key::Str(s) => s.len(),
+                    _ => 0,
+                  }
+              })
+              .sum(),
+            FieldIx::Off => 0,
+          }
+      })
+      .sum()
+  }
+
+  /// Candidates of an indexable condition on `field` (`None`: not answerable by the index).
+  fn cond_slots(&self, field: &str, cond: &Cond) -> Option<Vec<u32>> {
+    let map = match self.fields.get(field) {
+      Some(FieldIx::On(map)) => Some(map),
+      Some(FieldIx::Off) => return None,
+      None if self.overflow => return None,
+      // Never seen with a scalar value: nothing matches a scalar.
+      None => None,
+    };
+    let values: &[Value] = match cond {
+      Cond::Eq(v) => std::slice::from_ref(v),
+      Cond::In(list) => list,
+      Cond::And(cs) => {
+        // Several operators on one field: the narrowest indexable one.
+        return cs
+          .iter()
+          .filter_map(|c| self.cond_slots(field, c))
+          .min_by_key(Vec::len);
+      }
+      _ => return None,
+    };
+    let keys: Vec<Key> = values.iter().map(Key::of).collect::<Option<_>>()?;
+    let Some(map) = map else {
+      return Some(Vec::new());
+    };
+    let mut lists: Vec<&Vec<u32>> = keys.iter().filter_map(|k| map.get(k)).collect();
+    Some(match lists.len() {
+      0 => Vec::new(),
+      1 => lists.pop().cloned().unwrap_or_default(),
+      _ => {
+        let mut all: Vec<u32> = lists.into_iter().flatten().copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+      }
+    })
+  }
+
+  /// Candidate slots for `filter`, when some AND-ed condition is an equality/`$in` on an
+  /// indexed top-level field.
+  pub(crate) fn plan(&self, filter: &Filter) -> Option<Plan> {
+    match filter {
+      Filter::Field(path, cond) if path.len() == 1 => {
+        let slots = self.cond_slots(&path[0], cond)?;
+        Some(Plan {
+          slots,
+          exact: matches!(cond, Cond::Eq(_) | Cond::In(_)),
+        })
+      }
+      Filter::And(parts) => {
+        let best = parts
+          .iter()
+          .filter_map(|p| self.plan(p))
+          .min_by_key(|p| p.slots.len())?;
+        Some(Plan {
+          slots: best.slots,
+          exact: parts.len() == 1 && best.exact,
+        })
+      }
+      _ => None,
+    }
+  }
+}
