@@ -670,14 +670,19 @@ impl Storage for PostgresStore {
       let where_sql = conds.join(" AND ");
       let mut client = self.client().await?;
       let tx = snapshot_tx(&mut client).await?;
-      let row = tx
-        .query_one(
-          &format!("SELECT COUNT(*) FROM lumos_messages WHERE {where_sql}"),
-          &refs(&params),
-        )
-        .await
-        .map_err(pg_err)?;
-      let total: i64 = col(&row, 0)?;
+      // perPage 0: includes only, no count (as the SQLite store and Mastra).
+      let total: i64 = if q.per_page == Some(0) {
+        0
+      } else {
+        let row = tx
+          .query_one(
+            &format!("SELECT COUNT(*) FROM lumos_messages WHERE {where_sql}"),
+            &refs(&params),
+          )
+          .await
+          .map_err(pg_err)?;
+        col(&row, 0)?
+      };
       let dir = q.direction.sql();
       let mut rows = Vec::new();
       if q.per_page != Some(0) {

@@ -732,13 +732,18 @@ fn list_messages_tx(conn: &mut Connection, q: ListMessagesQuery) -> Result<Messa
     }
   }
   let where_sql = conds.join(" AND ");
-  let total: i64 = tx
-    .prepare_cached(&format!(
+  // perPage 0 asks only for the includes: no count (Mastra reports total 0 there too), which
+  // would otherwise scan every message of a long thread on each recall.
+  let total: i64 = if q.per_page == Some(0) {
+    0
+  } else {
+    tx.prepare_cached(&format!(
       "SELECT COUNT(*) FROM lumos_messages WHERE {where_sql}"
     ))
     .map_err(db_err)?
     .query_row(params_from_iter(args.iter()), |r| r.get(0))
-    .map_err(db_err)?;
+    .map_err(db_err)?
+  };
   let desc = q.direction == Direction::Desc;
   let dir = q.direction.sql();
   let mut rows = Vec::new();
