@@ -1,6 +1,7 @@
 //! Filtered-query latency: the memory-recall shapes (`{ resource_id }` matching everything,
 //! and many small tenants), 384-dim f32, builders done before timing.
-//! Run: `cargo run --release -p lumos-vector --example filterbench` (`FB_N=100000`).
+//! Run: `cargo run --release -p lumos-vector --example filterbench` (`FB_N=100000`,
+//! `FB_CASES=one,tenants,one-int8`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use lumos_vector::{Metric, Quantization, VectorStore};
@@ -63,7 +64,13 @@ fn main() {
     .ok()
     .and_then(|v| v.parse().ok())
     .unwrap_or(100_000);
-  run("one-resource", n, n, Quantization::F32);
-  run("tenants", n, 10, Quantization::F32);
-  run("one-resource", n, n, Quantization::I8);
+  let cases = std::env::var("FB_CASES").unwrap_or_else(|_| "one,tenants,one-int8".into());
+  for c in cases.split(',') {
+    match c {
+      "one" => run("one-resource", n, n, Quantization::F32),
+      "tenants" => run("tenants", n, 10, Quantization::F32),
+      "one-int8" => run("one-resource", n, n, Quantization::I8),
+      _ => eprintln!("unknown case {c}: use one, tenants, one-int8"),
+    }
+  }
 }

@@ -733,11 +733,24 @@ impl Index {
       if use_exact || cands.len() <= 2048 || cands.len() * 50 <= d.live {
         self.exact(&d, &dist, &ok, cands.iter().copied(), top_k, &mut heap);
       } else {
-        let mut bits = vec![0u64; (n as usize).div_ceil(64)];
-        for &s in &cands {
-          bits[(s / 64) as usize] |= 1 << (s % 64);
+        // When every live vector matches (one resource owning the index), a liveness check
+        // replaces the bitset.
+        let every = plan.exact && cands.len() == d.live;
+        let mut bits = vec![0u64; if every { 0 } else { (n as usize).div_ceil(64) }];
+        if !every {
+          for &s in &cands {
+            bits[(s / 64) as usize] |= 1 << (s % 64);
+          }
         }
-        let accept = |s: u32| s < prefix && (bits[(s / 64) as usize] >> (s % 64)) & 1 == 1 && ok(s);
+        let accept = |s: u32| {
+          s < prefix
+            && if every {
+              d.ids[s as usize].is_some()
+            } else {
+              (bits[(s / 64) as usize] >> (s % 64)) & 1 == 1
+            }
+            && ok(s)
+        };
         let ef = ef_search.max(top_k);
         let (found, exhausted) = d
           .graph
