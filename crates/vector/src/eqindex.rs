@@ -13,6 +13,7 @@
 
 use crate::filter::{Cond, Filter};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Below this many distinct values a field is always indexed.
@@ -86,9 +87,10 @@ fn key_ord(k: &Key) -> (u8, u64, &str) {
 }
 
 /// A candidate set from the index.
-pub(crate) struct Plan {
-  /// Sorted, deduplicated slots (may include killed slots).
-  pub slots: Vec<u32>,
+pub(crate) struct Plan<'a> {
+  /// Sorted, deduplicated slots (may include killed slots); borrowed when one list answers,
+  /// so a query matching 100k slots copies nothing.
+  pub slots: Cow<'a, [u32]>,
   /// Whether the whole filter is decided by the index (no need to evaluate it on candidates).
   pub exact: bool,
 }
@@ -196,7 +198,7 @@ impl EqIndex {
   }
 
   /// Candidates of an indexable condition on `field` (`None`: not answerable by the index).
-  fn cond_slots(&self, field: &str, cond: &Cond) -> Option<Vec<u32>> {
+  fn cond_slots(&self, field: &str, cond: &Cond) -> Option<Cow<'_, [u32]>> {
     let map = match self.fields.get(field) {
       Some(FieldIx::On(map)) => Some(map),
       Some(FieldIx::Off) => return None,
@@ -212,30 +214,30 @@ impl EqIndex {
         return cs
           .iter()
           .filter_map(|c| self.cond_slots(field, c))
-          .min_by_key(Vec::len);
+          .min_by_key(|s| s.len());
       }
       _ => return None,
     };
     let keys: Vec<Key> = values.iter().map(Key::of).collect::<Option<_>>()?;
     let Some(map) = map else {
-      return Some(Vec::new());
+      return Some(Cow::Borrowed(&[]));
     };
     let mut lists: Vec<&Vec<u32>> = keys.iter().filter_map(|k| map.get(k)).collect();
     Some(match lists.len() {
-      0 => Vec::new(),
-      1 => lists.pop().cloned().unwrap_or_default(),
+      0 => Cow::Borrowed(&[]),
+      1 => Cow::Borrowed(lists.pop().map_or(&[][..], |l| &l[..])),
       _ => {
         let mut all: Vec<u32> = lists.into_iter().flatten().copied().collect();
         all.sort_unstable();
         all.dedup();
-        all
+        Cow::Owned(all)
       }
     })
   }
 
   /// Candidate slots for `filter`, when some AND-ed condition is an equality/`$in` on an
   /// indexed top-level field.
-  pub(crate) fn plan(&self, filter: &Filter) -> Option<Plan> {
+  pub(crate) fn plan(&self, filter: &Filter) -> Option<Plan<'_>> {
     match filter {
       Filter::Field(path, cond) if path.len() == 1 => {
         let slots = self.cond_slots(&path[0], cond)?;

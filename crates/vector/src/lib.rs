@@ -724,31 +724,29 @@ impl Index {
         None => true,
         Some(f) => f.matches(&decode_metadata(&d.meta[s as usize])),
       };
-      let cands: Vec<u32> = plan
-        .slots
-        .into_iter()
-        .filter(|&s| d.ids.get(s as usize).is_some_and(Option::is_some))
-        .collect();
+      // Killed slots may still be listed; `exact` and `accept` skip them.
+      let cands: &[u32] = &plan.slots;
+      let live_cands = cands
+        .iter()
+        .filter(|&&s| d.ids[s as usize].is_some())
+        .count();
       // A scan costs one distance per candidate; the graph wins once candidates are many.
-      if use_exact || cands.len() <= 2048 || cands.len() * 50 <= d.live {
+      if use_exact || live_cands <= 2048 || live_cands * 50 <= d.live {
         self.exact(&d, &dist, &ok, cands.iter().copied(), top_k, &mut heap);
       } else {
         // When every live vector matches (one resource owning the index), a liveness check
         // replaces the bitset.
-        let every = plan.exact && cands.len() == d.live;
+        let every = plan.exact && live_cands == d.live;
         let mut bits = vec![0u64; if every { 0 } else { (n as usize).div_ceil(64) }];
         if !every {
-          for &s in &cands {
+          for &s in cands {
             bits[(s / 64) as usize] |= 1 << (s % 64);
           }
         }
         let accept = |s: u32| {
           s < prefix
-            && if every {
-              d.ids[s as usize].is_some()
-            } else {
-              (bits[(s / 64) as usize] >> (s % 64)) & 1 == 1
-            }
+            && d.ids[s as usize].is_some()
+            && (every || (bits[(s / 64) as usize] >> (s % 64)) & 1 == 1)
             && ok(s)
         };
         let ef = ef_search.max(top_k);
@@ -774,7 +772,7 @@ impl Index {
           top_k,
           &mut heap,
         );
-        if heap.len() < top_k && (exhausted || heap.len() < cands.len()) {
+        if heap.len() < top_k && (exhausted || heap.len() < live_cands) {
           heap.clear();
           self.exact(&d, &dist, &ok, cands.iter().copied(), top_k, &mut heap);
         }
@@ -1430,11 +1428,14 @@ mod tests {
     }
     let ix = s.shared.index("m").unwrap();
     // Purges ran (after 4097 and 8194 kills): r=7 lists 38 slots, not all 120 ever listed.
-    let plan = read(&ix.data)
+    let d = read(&ix.data);
+    let plan = d
       .eq
       .plan(&Filter::compile(&json!({"r": 7})).unwrap())
       .unwrap();
     assert_eq!(plan.slots.len(), 38);
+    drop(plan);
+    drop(d);
     let r = s
       .query("m", &[0.0, 0.0], 100, Some(&json!({"r": 7})), false)
       .unwrap();
