@@ -726,10 +726,15 @@ impl Index {
       };
       // Killed slots may still be listed; `exact` and `accept` skip them.
       let cands: &[u32] = &plan.slots;
-      let live_cands = cands
-        .iter()
-        .filter(|&&s| d.ids[s as usize].is_some())
-        .count();
+      // A list holding every slot ever made holds every live one: no need to count.
+      let live_cands = if cands.len() == d.ids.len() {
+        d.live
+      } else {
+        cands
+          .iter()
+          .filter(|&&s| d.ids[s as usize].is_some())
+          .count()
+      };
       // A scan costs one distance per candidate; the graph wins once candidates are many.
       if use_exact || live_cands <= 2048 || live_cands * 50 <= d.live {
         self.exact(&d, &dist, &ok, cands.iter().copied(), top_k, &mut heap);
