@@ -7,7 +7,7 @@
 //!   product, and for euclidean `1 / (1 + L2 distance)` (1 = identical). Ties keep insertion order.
 //! - Storage: f32, or int8 with one scale per vector (cosine vectors are normalized first);
 //!   `include_vector` on an int8 index returns the dequantized (approximate) vector.
-//! - Persistence (when opened on a directory): an fsync'd append-only log per index plus
+//! - Persistence (when opened on a directory): an append-only log per index (survives SIGKILL; not fsync'd per write) plus
 //!   snapshots written by compaction; see `persist`. The graph is rebuilt after a restart
 //!   (queries are exact until it catches up).
 
@@ -571,7 +571,7 @@ impl Index {
     Ok(())
   }
 
-  /// Append records (already validated) to the log, fsync once.
+  /// Append records (already validated) to the log.
   fn log_write(&self, ls: &mut LogState, payloads: &[Vec<u8>]) -> Result<()> {
     if let Some(log) = ls.log.as_mut() {
       for p in payloads {
@@ -1138,7 +1138,7 @@ impl VectorStore {
     if n == 0 {
       return Ok(ids);
     }
-    // Log records of at most ~64 MiB each, fsync'd once at the end.
+    // Log records of at most ~64 MiB each.
     let mut payloads = Vec::new();
     if ix.dir.is_some() {
       let mut i = 0;

@@ -198,10 +198,13 @@ fn sigkill_during_writes_loses_no_acknowledged_upsert() {
         }
       }
     });
-    // Let it write for a while (a varying amount per round), then SIGKILL mid-stream.
+    // Let it write for a while (a varying amount per round, and at least 21 batches: a loaded
+    // machine can take most of a second just to start the child and replay), then SIGKILL.
     let start = Instant::now();
     let mut acked = Vec::new();
-    while start.elapsed() < Duration::from_millis(700 + 400 * round) {
+    while (start.elapsed() < Duration::from_millis(700 + 400 * round) || acked.len() <= 20)
+      && start.elapsed() < Duration::from_secs(60)
+    {
       if let Ok(b) = rx.recv_timeout(Duration::from_millis(20)) {
         acked.push(b);
       }
