@@ -133,10 +133,11 @@ async function main() {
   rss.afterFillOff = rssMB()
 
   // 2. fill, semantic recall on: this is the thread the memory-on generates use.
+  // vectorInMemory: the same, with the vectors in memory (no file behind the index).
+  const vector = new LibSQLVector({ id: 's3-vectors', url: cfg.vectorInMemory ? ':memory:' : `file:${join(dir, 'on-vectors.db')}` })
   const memory = new Memory({
     storage: new LibSQLStore({ id: 's3-on', url: `file:${join(dir, 'on.db')}` }),
-    // vectorInMemory: the same, with the vectors in memory (no file, so no fsync per vector write).
-    vector: new LibSQLVector({ id: 's3-vectors', url: cfg.vectorInMemory ? ':memory:' : `file:${join(dir, 'on-vectors.db')}` }),
+    vector,
     embedder: embedder(),
     options: { lastMessages: 20, semanticRecall: { topK: 5, messageRange: 2 } },
   })
@@ -148,8 +149,16 @@ async function main() {
   // 3. Lumos builds its HNSW graph in background threads above 10,000 vectors and scans until then
   // (see S4): poll 20 sequential searches every 250 ms until their mean latency has stopped
   // falling (≤ 1/3 of the first poll's, no > 15 % improvement over the last 8 polls) or waitMaxS.
+  // Builds with LibSQLVector.waitIndexed wait for the builders directly (the probe can settle on a
+  // half-built graph on a loaded machine).
   let indexWait
-  if (cfg.impl === 'lumos' && cfg.n > 10_000) {
+  if (cfg.impl === 'lumos' && cfg.n > 10_000 && typeof vector.waitIndexed === 'function') {
+    const t0 = now()
+    for (const indexName of await vector.listIndexes()) await vector.waitIndexed({ indexName })
+    const seconds = (now() - t0) / 1000
+    indexWait = { builtSeconds: seconds, seconds, polls: 0, timedOut: false, method: 'waitIndexed' }
+    process.stderr.write(`[s3 lumos] vector index built ${seconds.toFixed(1)} s after the fill (waitIndexed)\n`)
+  } else if (cfg.impl === 'lumos' && cfg.n > 10_000) {
     const t0 = now()
     const polls = []
     const at = []
