@@ -3,9 +3,9 @@
 // completions + embeddings). Results: RESULTS-S3.md (full) or .results/RESULTS-S3-quick.md, raw
 // JSON under .results/.
 import { spawn } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
-import { dirname, join, relative } from 'node:path'
+import { join } from 'node:path'
+import { targetsSection, writeReport } from './report.mjs'
 import { S3_DATA, describeS3Data } from './memory-data.mjs'
 
 const NAMES = { lumos: 'Lumos', mastra: 'Mastra (@mastra/memory + @mastra/libsql)' }
@@ -165,19 +165,9 @@ export async function runS3(o) {
     t.push([`memory-on overhead per generate, equal N (${f(nSmall)} messages; no target)`, `Lumos ${g(Ls.generate.on.p50Ms - Ls.generate.off.p50Ms)} ms vs Mastra ${g(M.generate.on.p50Ms - M.generate.off.p50Ms)} ms`, '–', undefined])
     t.push([`saveMessages recall off, equal N (${f(nSmall)}, ${batch}/call; no target)`, `${f(Ls.fillOff[0].perSec)} vs ${g(M.fillOff[0].perSec)} (${f(Ls.fillOff[0].perSec / M.fillOff[0].perSec)}×)`, '–', undefined])
   }
-  md.splice(o.header.length, 0, '', '## S3 targets (reported, not asserted)', '', '| target | measured | limit | met |', '| --- | ---: | ---: | :---: |', ...t.map(([a, b, c, m]) => `| ${a} | ${b} | ${c} | ${m === undefined ? '–' : m ? 'yes' : '**no**'} |`))
+  md.splice(o.header.length, 0, ...targetsSection('S3', t))
   md.splice(o.header.length, 0, `| load average after (1/5/15 min) | ${results.machine.loadAfter.map((x) => x.toFixed(2)).join(' / ')} |`)
 
-  const report = md.join('\n')
-  console.log('\n' + report)
-  mkdirSync(join(o.benchDir, '.results'), { recursive: true })
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-  writeFileSync(join(o.benchDir, '.results', `${stamp}-s3${o.quick ? '-quick' : ''}.json`), JSON.stringify(results, null, 2))
-  const out = o.quick ? join(o.benchDir, '.results', 'RESULTS-S3-quick.md') : join(o.benchDir, 'RESULTS-S3.md')
-  if (!o.noWrite) {
-    mkdirSync(dirname(out), { recursive: true })
-    writeFileSync(out, report + '\n')
-    o.log(`wrote ${relative(process.cwd(), out) || out}`)
-  }
+  writeReport(o, 'S3', md, results)
   return results
 }

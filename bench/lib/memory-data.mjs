@@ -9,25 +9,7 @@
 
 export const S3_DATA = { topics: 64, topicWords: 24, filler: 400, seed: 7 }
 
-function sfc32(seed) {
-  let a = 0x9e3779b9
-  let b = 0x243f6a88
-  let c = 0xb7e15162
-  let d = seed >>> 0
-  const next = () => {
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0
-    const t = (a + b) | 0
-    a = b ^ (b >>> 9)
-    b = (c + (c << 3)) | 0
-    c = (c << 21) | (c >>> 11)
-    d = (d + 1) | 0
-    const r = (t + d) | 0
-    c = (c + r) | 0
-    return (r >>> 0) / 4294967296
-  }
-  for (let i = 0; i < 16; i++) next()
-  return next
-}
+import { sfc32 } from './vector-data.mjs'
 
 const SYLLABLES = ['ka', 'lo', 'mi', 'ren', 'tu', 'sa', 'vel', 'do', 'qui', 'bar', 'ne', 'zo', 'pha', 'lin', 'gro', 'es', 'tor', 'ma', 'ul', 'fi', 'chen', 'ra', 'vo', 'ist']
 

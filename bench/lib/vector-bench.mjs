@@ -3,8 +3,9 @@
 // recall oracle) is computed once per data set by an 'exact' child and cached under .results/.
 // Results: RESULTS-S4.md (full) or .results/RESULTS-S4-quick.md, raw JSON under .results/.
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { dirname, join, relative } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { targetsSection, writeReport } from './report.mjs'
 import { DATA_DEFAULTS, describeData } from './vector-data.mjs'
 
 const NAMES = { lumos: 'Lumos', mastra: 'Mastra (@mastra/libsql)', usearch: 'usearch (npm)' }
@@ -146,18 +147,8 @@ export async function runS4(o) {
   if (ok(Ls) && ok(M)) t.push([`upsert vs Mastra (${f(nSmall)} vectors; no target)`, `${f(Ls.upsertPerSec)} vs ${f(M.upsertPerSec)} (${f(Ls.upsertPerSec / M.upsertPerSec)}×)`, '–', undefined])
   if (ok(L1m)) t.push(['1M × 384 int8 index in ≤ 700 MB RSS (Lumos)', `${f(L1m.rssMB.indexed)} MB (peak ${f(L1m.rssMB.peak)})`, '≤ 700 MB', L1m.rssMB.indexed <= 700])
   else if (!o.million) t.push(['1M × 384 int8 index in ≤ 700 MB RSS (Lumos)', 'not run (`--s4-1m`)', '≤ 700 MB', undefined])
-  md.splice(o.header.length, 0, '', '## S4 targets (reported, not asserted)', '', '| target | measured | limit | met |', '| --- | ---: | ---: | :---: |', ...t.map(([a, b, c, m]) => `| ${a} | ${b} | ${c} | ${m === undefined ? '–' : m ? 'yes' : '**no**'} |`))
+  md.splice(o.header.length, 0, ...targetsSection('S4', t))
 
-  const report = md.join('\n')
-  console.log('\n' + report)
-  mkdirSync(join(o.benchDir, '.results'), { recursive: true })
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-  writeFileSync(join(o.benchDir, '.results', `${stamp}-s4${o.quick ? '-quick' : ''}.json`), JSON.stringify(results, null, 2))
-  const out = o.quick ? join(o.benchDir, '.results', 'RESULTS-S4-quick.md') : join(o.benchDir, 'RESULTS-S4.md')
-  if (!o.noWrite) {
-    mkdirSync(dirname(out), { recursive: true })
-    writeFileSync(out, report + '\n')
-    o.log(`wrote ${relative(process.cwd(), out) || out}`)
-  }
+  writeReport(o, 'S4', md, results)
   return results
 }

@@ -6,7 +6,8 @@
 // in chunks (a generator), so a child never has to hold the whole data set — the 1M run's RSS is
 // then the index's, not a 1.5 GB Float32Array's.
 
-function sfc32(seed) {
+/** sfc32: a small seeded PRNG → floats in [0, 1); the same stream in every process. */
+export function sfc32(seed) {
   let a = 0x9e3779b9
   let b = 0x243f6a88
   let c = 0xb7e15162
