@@ -5,23 +5,9 @@ import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Agent, Memory, PostgresStore } from '../index.js'
 import { startMockProvider } from './helpers/mock-provider.js'
-import { type PgServer, startPostgres } from './helpers/postgres.js'
+import { postgresTests } from './helpers/postgres.js'
 
-let pg: PgServer | undefined
-test.before(async () => {
-  pg = await startPostgres()
-})
-test.after.always(() => pg?.stop())
-
-const pgTest = (title: string, fn: (t: any, url: string) => Promise<void>) =>
-  test.serial(title, async (t) => {
-    if (!pg) {
-      t.log('skipped: no PostgreSQL binaries')
-      t.pass()
-      return
-    }
-    await fn(t, pg.createDb(`db_${Math.random().toString(36).slice(2, 10)}`))
-  })
+const pgTest = postgresTests()
 
 pgTest('threads, messages and working memory on PostgreSQL', async (t, url) => {
   const memory = new Memory({ storage: new PostgresStore({ id: 'pg', connectionString: url }) })

@@ -1,6 +1,7 @@
 // A throwaway PostgreSQL server for specs: initdb into a temp dir, pg_ctl start on a free port,
 // stopped and removed by stop(). As root (initdb refuses root) it runs as the `postgres` user
 // through runuser. Returns undefined (and says why) when PostgreSQL is not installed.
+import test from 'ava'
 import { execFileSync } from 'node:child_process'
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import net from 'node:net'
@@ -69,4 +70,26 @@ export async function startPostgres(): Promise<PgServer | undefined> {
       }
     },
   }
+}
+
+/**
+ * Declares the spec's throwaway server (started before, stopped after all tests) and returns
+ * `pgTest(title, fn)`: a serial test given a fresh database URL, or skipped (logged) when the
+ * PostgreSQL binaries are missing.
+ */
+export function postgresTests() {
+  let pg: PgServer | undefined
+  test.before(async () => {
+    pg = await startPostgres()
+  })
+  test.after.always(() => pg?.stop())
+  return (title: string, fn: (t: any, url: string) => Promise<void>) =>
+    test.serial(title, async (t) => {
+      if (!pg) {
+        t.log('skipped: no PostgreSQL binaries')
+        t.pass()
+        return
+      }
+      await fn(t, pg.createDb(`db_${Math.random().toString(36).slice(2, 10)}`))
+    })
 }
