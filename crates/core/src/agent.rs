@@ -126,6 +126,46 @@ pub async fn run_agent(
   emitter: Emitter,
   cancel: CancellationToken,
 ) -> RunOutput {
+  let mut input_save = PendingSave(None);
+  let mut out = run_steps(config, model, &emitter, cancel, &mut input_save).await;
+  // A run that stopped early (model error, abort) still waits for its input to be saved: the
+  // user's message is in the thread once the run has resolved.
+  if let Err(e) = input_save.settle().await
+    && out.error.is_none()
+  {
+    out.finish_reason = FinishReason::Error;
+    emitter.emit("error", || json!({ "error": e }));
+    out.error = Some(e);
+  }
+  out
+}
+
+/// The run's input being saved while the first model request is under way (it only has to be
+/// stored before the first step's messages, which come after it in the thread).
+struct PendingSave(Option<tokio::task::JoinHandle<Result<(), LumosError>>>);
+
+impl PendingSave {
+  async fn settle(&mut self) -> Result<(), LumosError> {
+    match self.0.take() {
+      None => Ok(()),
+      Some(handle) => handle.await.unwrap_or_else(|e| {
+        Err(LumosError::new(
+          ErrorCode::Internal,
+          format!("saving the run's input stopped unexpectedly: {e}"),
+        ))
+      }),
+    }
+  }
+}
+
+async fn run_steps(
+  config: RunConfig,
+  model: Arc<dyn Model>,
+  emitter: &Emitter,
+  cancel: CancellationToken,
+  input_save: &mut PendingSave,
+) -> RunOutput {
+  let emitter = emitter.clone();
   let started = now_millis();
   let message_id = uuid::Uuid::new_v4().to_string();
   let system_len = config
@@ -166,10 +206,8 @@ pub async fn run_agent(
     "start",
     || json!({ "id": config.agent_id, "messageId": message_id }),
   );
-  if let Some(r) = &recorder
-    && let Err(e) = r.record_input(new_input).await
-  {
-    return fail_with(out, &emitter, e, &history, input_len);
+  if let Some(r) = &recorder {
+    input_save.0 = Some(tokio::spawn(r.record_input(new_input)));
   }
 
   let max_steps = config.max_steps.max(1);
@@ -291,7 +329,10 @@ pub async fn run_agent(
     }
     history.extend(step_messages.iter().cloned());
     if let Some(r) = &recorder
-      && let Err(e) = r.record_step(step_messages.clone()).await
+      && let Err(e) = match input_save.settle().await {
+        Ok(()) => r.record_step(step_messages.clone()).await,
+        Err(e) => Err(e),
+      }
     {
       return fail_with(out, &emitter, e, &history, input_len);
     }

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -578,9 +578,15 @@ async fn run_future_is_send_and_static() {
   assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
+#[derive(Default)]
 struct Recorder {
   calls: Mutex<Vec<(String, usize)>>,
   fail_step: bool,
+  /// The input save takes this long, then fails when `fail_input`; `input_saved` is set when
+  /// it has finished.
+  input_delay_ms: u64,
+  fail_input: bool,
+  input_saved: Arc<AtomicBool>,
 }
 
 impl lumos_core::RunRecorder for Recorder {
@@ -593,7 +599,23 @@ impl lumos_core::RunRecorder for Recorder {
       .lock()
       .unwrap()
       .push(("input".into(), messages.len()));
-    Box::pin(async { Ok(()) })
+    let (delay, fail, saved) = (
+      self.input_delay_ms,
+      self.fail_input,
+      self.input_saved.clone(),
+    );
+    Box::pin(async move {
+      tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+      saved.store(true, Ordering::SeqCst);
+      if fail {
+        Err(lumos_core::LumosError::new(
+          ErrorCode::Memory,
+          "input not saved",
+        ))
+      } else {
+        Ok(())
+      }
+    })
   }
   fn record_step(
     &self,
@@ -622,10 +644,7 @@ async fn history_goes_after_the_system_prompt_and_the_recorder_sees_input_then_e
     calls_turn(&[("c", "add", r#"{"a":1,"b":1}"#)]),
     text_turn("2"),
   ]);
-  let recorder = Arc::new(Recorder {
-    calls: Mutex::new(Vec::new()),
-    fail_step: false,
-  });
+  let recorder = Arc::new(Recorder::default());
   let mut cfg = config(vec![tool]);
   cfg.history = vec![
     Message::user_text("earlier"),
@@ -666,8 +685,8 @@ async fn a_recorder_failure_fails_the_run_instead_of_losing_messages() {
   let model = ScriptedModel::new(vec![text_turn("x")]);
   let mut cfg = config(vec![]);
   cfg.recorder = Some(Arc::new(Recorder {
-    calls: Mutex::new(Vec::new()),
     fail_step: true,
+    ..Recorder::default()
   }));
   let out = run_agent(
     cfg,
@@ -677,4 +696,66 @@ async fn a_recorder_failure_fails_the_run_instead_of_losing_messages() {
   )
   .await;
   assert_eq!(out.error.map(|e| e.code), Some(ErrorCode::Memory));
+}
+
+#[tokio::test]
+async fn the_input_is_saved_while_the_model_answers_and_its_failure_fails_the_run() {
+  // A slow input save overlaps the model request; the answer is recorded only after it.
+  let model = ScriptedModel::new(vec![text_turn("x")]);
+  let recorder = Arc::new(Recorder {
+    input_delay_ms: 30,
+    ..Recorder::default()
+  });
+  let mut cfg = config(vec![]);
+  cfg.recorder = Some(recorder.clone());
+  let out = run_agent(
+    cfg,
+    model,
+    Emitter::new("r".into(), None),
+    CancellationToken::new(),
+  )
+  .await;
+  assert!(out.error.is_none());
+  assert!(recorder.input_saved.load(Ordering::SeqCst));
+  assert_eq!(
+    *recorder.calls.lock().unwrap(),
+    [("input".to_string(), 1), ("step".to_string(), 1)]
+  );
+
+  // The input save fails: the run fails with that error and the answer is not recorded.
+  let model = ScriptedModel::new(vec![text_turn("x")]);
+  let recorder = Arc::new(Recorder {
+    input_delay_ms: 10,
+    fail_input: true,
+    ..Recorder::default()
+  });
+  let mut cfg = config(vec![]);
+  cfg.recorder = Some(recorder.clone());
+  let out = run_agent(
+    cfg,
+    model,
+    Emitter::new("r".into(), None),
+    CancellationToken::new(),
+  )
+  .await;
+  assert_eq!(out.error.map(|e| e.code), Some(ErrorCode::Memory));
+  assert_eq!(*recorder.calls.lock().unwrap(), [("input".to_string(), 1)]);
+
+  // The model fails first: the run still resolves only once the input is saved.
+  let model = ScriptedModel::new(vec![]);
+  let recorder = Arc::new(Recorder {
+    input_delay_ms: 50,
+    ..Recorder::default()
+  });
+  let mut cfg = config(vec![]);
+  cfg.recorder = Some(recorder.clone());
+  let out = run_agent(
+    cfg,
+    model,
+    Emitter::new("r".into(), None),
+    CancellationToken::new(),
+  )
+  .await;
+  assert!(out.error.is_some());
+  assert!(recorder.input_saved.load(Ordering::SeqCst));
 }

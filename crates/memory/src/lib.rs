@@ -9,6 +9,7 @@
 pub mod recall;
 pub mod title;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -261,31 +262,37 @@ pub async fn load_context(
   last: Option<u32>,
   input: &[Message],
 ) -> Result<Vec<Message>, LumosError> {
-  let recent = match last {
-    Some(0) => Vec::new(),
-    Some(n) => storage
-      .last_messages(thread_id, n)
-      .await
-      .map_err(memory_error)?,
-    None => storage
-      .last_messages(thread_id, u32::MAX)
-      .await
-      .map_err(memory_error)?,
-  };
-  let mut stored = match recall {
-    Some(r) => {
-      let exclude = recent.iter().map(|m| m.id.clone()).collect();
-      r.recall(
-        storage,
-        &recall::query_text(input),
-        thread_id,
-        resource_id,
-        &exclude,
-      )
-      .await?
+  // The history read and the recall (an embedding request, then the index) run side by side.
+  let history = async {
+    match last {
+      Some(0) => Ok(Vec::new()),
+      Some(n) => storage.last_messages(thread_id, n).await,
+      None => storage.last_messages(thread_id, u32::MAX).await,
     }
-    None => Vec::new(),
+    .map_err(memory_error)
   };
+  let recalled = async {
+    match recall {
+      Some(r) => {
+        r.recall(
+          storage,
+          &recall::query_text(input),
+          thread_id,
+          resource_id,
+          &HashSet::new(),
+        )
+        .await
+      }
+      None => Ok(Vec::new()),
+    }
+  };
+  let (recent, recalled) = tokio::try_join!(history, recalled)?;
+  // Messages already in the recent history are not repeated.
+  let in_history: HashSet<&str> = recent.iter().map(|m| m.id.as_str()).collect();
+  let mut stored: Vec<StoredMessage> = recalled
+    .into_iter()
+    .filter(|m| !in_history.contains(m.id.as_str()))
+    .collect();
   stored.extend(recent);
   Ok(from_db_messages(&stored))
 }

@@ -157,7 +157,6 @@ async fn attach_memory(
   storage: Arc<dyn lumos_store::Storage>,
   recall: Option<Arc<lumos_memory::recall::SemanticRecall>>,
 ) -> Result<(), LumosError> {
-  lumos_memory::ensure_thread(&*storage, &decl.thread_id, &decl.resource_id).await?;
   let system_len = config
     .messages
     .iter()
@@ -168,15 +167,19 @@ async fn attach_memory(
     .get(system_len..)
     .unwrap_or_default()
     .to_vec();
-  config.history = lumos_memory::load_context(
-    &*storage,
-    recall.as_deref(),
-    &decl.thread_id,
-    &decl.resource_id,
-    decl.last_messages,
-    &input,
-  )
-  .await?;
+  // Creating a missing thread and reading its context do not depend on each other.
+  let ((), history) = tokio::try_join!(
+    lumos_memory::ensure_thread(&*storage, &decl.thread_id, &decl.resource_id),
+    lumos_memory::load_context(
+      &*storage,
+      recall.as_deref(),
+      &decl.thread_id,
+      &decl.resource_id,
+      decl.last_messages,
+      &input,
+    )
+  )?;
+  config.history = history;
   if !decl.read_only {
     config.recorder = Some(Arc::new(lumos_memory::ThreadRecorder {
       storage,
