@@ -121,7 +121,11 @@ export declare class BindingVectorStore {
    * array). Returns the ids. The batch is validated whole first: a bad batch writes nothing.
    */
   upsert(name: string, vectors: Float32Array, ids?: Array<string> | undefined | null, metadataJson?: string | undefined | null): Promise<Array<string>>
-  /** Nearest neighbours as a JSON array of `{ id, score, metadata, vector? }`. */
+  /**
+   * Nearest neighbours as a JSON array of `{ id, score, metadata, vector? }`.
+   * Runs on libuv's thread pool as one napi async work item: a query is often tens of µs of
+   * search, and the extra thread hops of an async fn + blocking task cost more than that.
+   */
   query(name: string, query: Float32Array, topK: number, filterJson: string | undefined | null, includeVector: boolean): Promise<string>
   updateVector(name: string, id: string, vector?: Float32Array | undefined | null, metadataJson?: string | undefined | null): Promise<boolean>
   deleteVector(name: string, id: string): Promise<boolean>

@@ -150,15 +150,16 @@ async function main() {
   }
   const rssAfterUpsert = rssMB()
 
-  // Lumos builds its HNSW graph in background threads after the upserts (above 10,000 vectors;
-  // below that it always scans) and answers from the graph for the vectors it already covers plus
-  // an exact scan of the rest, so query latency falls as the build proceeds. `waitIndexed` resolves
-  // when the builders are done (builtSeconds: from the last upsert's return). Older builds lack it:
-  // then poll a fixed probe (the first 20 queries, sequential) every 250 ms until its mean latency
-  // is ≤ 1/5 of the first poll's and has not improved by more than 15 % over the last 8 polls — or
-  // waitMaxS passes; builtSeconds is then the first poll within 15 % of the lowest probe latency.
+  // Lumos builds its HNSW graph in background threads after the upserts (above 2,000 vectors it
+  // answers from it; 10,000 before 2e3dd8a) and answers from the graph for the vectors it already
+  // covers plus an exact scan of the rest, so query latency falls as the build proceeds.
+  // `waitIndexed` resolves when the builders are done (builtSeconds: from the last upsert's return).
+  // Older builds lack it: then poll a fixed probe (the first 20 queries, sequential) every 250 ms
+  // until its mean latency is ≤ 1/5 of the first poll's and has not improved by more than 15 % over
+  // the last 8 polls — or waitMaxS passes; builtSeconds is then the first poll within 15 % of the
+  // lowest probe latency.
   let indexWait
-  if (cfg.impl === 'lumos' && cfg.n > 10_000 && impl.waitIndexed) {
+  if (cfg.impl === 'lumos' && impl.waitIndexed) {
     const t0 = now()
     await impl.waitIndexed()
     const seconds = (now() - t0) / 1000

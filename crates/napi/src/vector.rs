@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use lumos_vector::{IndexStats, Metric, Quantization, QueryResult, VectorError, VectorStore};
-use napi::bindgen_prelude::Float32Array;
+use napi::bindgen_prelude::{AsyncTask, Float32Array};
+use napi::{Env, Task};
 use napi_derive::napi;
 use serde_json::{Value, json};
 
@@ -65,6 +66,38 @@ async fn blocking<T: Send + 'static>(
   napi::bindgen_prelude::spawn_blocking(f)
     .await
     .map_err(|e| internal(format!("vector task failed: {e}")))?
+}
+
+pub struct QueryTask {
+  store: Arc<VectorStore>,
+  name: String,
+  query: Vec<f32>,
+  top_k: usize,
+  filter: Option<Value>,
+  include_vector: bool,
+}
+
+impl Task for QueryTask {
+  type Output = String;
+  type JsValue = String;
+
+  fn compute(&mut self) -> napi::Result<String> {
+    let hits = self
+      .store
+      .query(
+        &self.name,
+        &self.query,
+        self.top_k,
+        self.filter.as_ref(),
+        self.include_vector,
+      )
+      .map_err(vector_err)?;
+    Ok(hits_json(hits))
+  }
+
+  fn resolve(&mut self, _env: Env, output: String) -> napi::Result<String> {
+    Ok(output)
+  }
 }
 
 #[napi]
@@ -155,25 +188,25 @@ impl BindingVectorStore {
   }
 
   /// Nearest neighbours as a JSON array of `{ id, score, metadata, vector? }`.
-  #[napi]
-  pub async fn query(
+  /// Runs on libuv's thread pool as one napi async work item: a query is often tens of µs of
+  /// search, and the extra thread hops of an async fn + blocking task cost more than that.
+  #[napi(ts_return_type = "Promise<string>")]
+  pub fn query(
     &self,
     name: String,
     query: Float32Array,
     top_k: u32,
     filter_json: Option<String>,
     include_vector: bool,
-  ) -> napi::Result<String> {
-    let q = query.to_vec();
-    let filter = parse_json(filter_json, "filter")?;
-    let store = self.inner.clone();
-    blocking(move || {
-      let hits = store
-        .query(&name, &q, top_k as usize, filter.as_ref(), include_vector)
-        .map_err(vector_err)?;
-      Ok(hits_json(hits))
-    })
-    .await
+  ) -> napi::Result<AsyncTask<QueryTask>> {
+    Ok(AsyncTask::new(QueryTask {
+      store: self.inner.clone(),
+      name,
+      query: query.to_vec(),
+      top_k: top_k as usize,
+      filter: parse_json(filter_json, "filter")?,
+      include_vector,
+    }))
   }
 
   #[napi]

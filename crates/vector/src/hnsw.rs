@@ -35,7 +35,8 @@ pub struct HnswParams {
   pub m: usize,
   /// Beam width while building.
   pub ef_construction: usize,
-  /// Beam width while searching (at least top_k is used).
+  /// Beam width while searching up to 100,000 vectors (at least top_k is used; larger indexes
+  /// widen it, see `auto_ef`).
   pub ef_search: usize,
 }
 

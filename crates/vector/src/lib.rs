@@ -116,7 +116,9 @@ impl Default for StoreOptions {
   fn default() -> Self {
     StoreOptions {
       hnsw: HnswParams::default(),
-      exact_threshold: 10_000,
+      // Past a couple of thousand 384-d vectors a scan reads megabytes per query (memory-bound,
+      // ~0.4 ms at 3,000) while the graph touches a few hundred vectors.
+      exact_threshold: 2_000,
       // One per core (up to 4): builders insert in parallel under the read lock, so on 2 cores
       // a second builder halves the time during which queries also scan the pending vectors.
       builder_threads: std::thread::available_parallelism()
@@ -891,7 +893,19 @@ struct Shared {
   work: Mutex<u64>,
   cv: Condvar,
   stop: AtomicBool,
+  /// The beam set by `set_ef_search`; 0 = `auto_ef`.
   ef_search: std::sync::atomic::AtomicUsize,
+}
+
+/// The search beam for an index of `live` vectors: `base` up to 100,000, then growing as
+/// (live / 100,000)^0.8 (up to 512). A fixed beam loses recall as the graph grows: at 1M int8
+/// vectors ef 96 found 0.83 of the true top 10 and ef 400 0.95.
+fn auto_ef(base: usize, live: usize) -> usize {
+  if live <= 100_000 {
+    return base;
+  }
+  let scaled = base as f64 * (live as f64 / 100_000.0).powf(0.8);
+  (scaled.round() as usize).clamp(base, 512.max(base))
 }
 
 impl Shared {
@@ -995,7 +1009,6 @@ impl VectorStore {
         }
       }
     }
-    let opts_ef = opts.hnsw.ef_search;
     let shared = Arc::new(Shared {
       dir: dir.map(Path::to_path_buf),
       opts,
@@ -1003,7 +1016,7 @@ impl VectorStore {
       work: Mutex::new(0),
       cv: Condvar::new(),
       stop: AtomicBool::new(false),
-      ef_search: std::sync::atomic::AtomicUsize::new(opts_ef),
+      ef_search: std::sync::atomic::AtomicUsize::new(0),
     });
     let mut builders = Vec::new();
     for i in 0..shared.opts.builder_threads {
@@ -1242,9 +1255,13 @@ impl VectorStore {
       },
       None => None,
     };
+    let ef = match self.shared.ef_search.load(Ordering::Relaxed) {
+      0 => auto_ef(self.shared.opts.hnsw.ef_search, read(&ix.data).live),
+      fixed => fixed,
+    };
     ix.query(
       &self.shared.opts,
-      self.shared.ef_search.load(Ordering::Relaxed),
+      ef,
       query,
       top_k,
       compiled.as_ref(),
@@ -1363,7 +1380,8 @@ impl VectorStore {
     }
   }
 
-  /// Change the search beam width (recall/speed trade-off) for later queries.
+  /// Fix the search beam width (recall/speed trade-off) for later queries, whatever the index
+  /// size (by default it widens with the size, see `auto_ef`).
   pub fn set_ef_search(&self, ef: usize) {
     self.shared.ef_search.store(ef.max(1), Ordering::Relaxed);
   }
@@ -1404,6 +1422,16 @@ mod tests {
 
   fn decodes() -> u64 {
     DECODES.with(Cell::get)
+  }
+
+  #[test]
+  fn the_search_beam_widens_past_100k_vectors() {
+    assert_eq!(auto_ef(96, 3_000), 96);
+    assert_eq!(auto_ef(96, 100_000), 96);
+    let at_1m = auto_ef(96, 1_000_000);
+    assert!((500..=512).contains(&at_1m), "{at_1m}");
+    assert_eq!(auto_ef(96, 50_000_000), 512);
+    assert_eq!(auto_ef(600, 1_000_000), 600);
   }
 
   #[test]
