@@ -10,7 +10,7 @@
 //      fresh database (once per batch size in `batches`; those databases are then dropped);
 //   2. fill rate, semantic recall ON: the same n messages, batches[0] per call, into another fresh
 //      database + vector store (every message embedded through the mock's /v1/embeddings);
-//   3. (Lumos, n > 10,000) wait until the vector index is built (probe, as in S4);
+//   3. (Lumos) wait until the vector index is built (waitIndexed; older builds: a probe, as in S4);
 //   4. generates, interleaved in blocks: `block` on the agent WITHOUT memory, then `block` on the
 //      same agent WITH memory (lastMessages 20, semanticRecall topK 5 messageRange 2) on the
 //      pre-filled thread, until each side has `generates` — latency per generate, CPU per block.
@@ -152,7 +152,7 @@ async function main() {
   // Builds with LibSQLVector.waitIndexed wait for the builders directly (the probe can settle on a
   // half-built graph on a loaded machine).
   let indexWait
-  if (cfg.impl === 'lumos' && cfg.n > 10_000 && typeof vector.waitIndexed === 'function') {
+  if (cfg.impl === 'lumos' && typeof vector.waitIndexed === 'function') {
     const t0 = now()
     for (const indexName of await vector.listIndexes()) await vector.waitIndexed({ indexName })
     const seconds = (now() - t0) / 1000

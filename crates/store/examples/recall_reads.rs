@@ -2,7 +2,8 @@
 //! `cargo run --release -p lumos-store --example recall_reads [messages]`.
 //! Fills one thread of a fresh SQLite file with `messages` (default 100,000), then times the
 //! history read (`last_messages` 20) and the include-windows read semantic recall makes
-//! (`list_messages` perPage 0, 5 ids ±2) — µs per call over 2,000 calls each.
+//! (`list_messages` perPage 0, 5 ids ±2) — µs per call over 2,000 calls each, each call after a
+//! one-message write (not timed).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Instant;
@@ -52,13 +53,33 @@ async fn main() {
     store.save_messages(batch).await.unwrap();
   }
   let calls = 2000;
-  let start = Instant::now();
+  // Each read follows a write (as a chat saves its turns between reads): in WAL mode a write
+  // empties the readers' page caches.
+  let mut written = 0usize;
+  let mut write_one = || {
+    written += 1;
+    vec![StoredMessage {
+      id: format!("w{written}"),
+      thread_id: "t".into(),
+      resource_id: Some("u".into()),
+      role: "user".into(),
+      r#type: Some("v2".into()),
+      created_at: 1_770_000_000_000 + (n + written) as i64 * 1000,
+      content: serde_json::json!({ "format": 2, "parts": [{ "type": "text", "text": "a new turn" }] }),
+    }]
+  };
+  let mut read_secs = 0.0;
   for _ in 0..calls {
+    store.save_messages(write_one()).await.unwrap();
+    let start = Instant::now();
     assert_eq!(store.last_messages("t", 20).await.unwrap().len(), 20.min(n));
+    read_secs += start.elapsed().as_secs_f64();
   }
-  let last_us = start.elapsed().as_secs_f64() * 1e6 / calls as f64;
-  let start = Instant::now();
+  let last_us = read_secs * 1e6 / calls as f64;
+  let mut read_secs = 0.0;
   for c in 0..calls {
+    store.save_messages(write_one()).await.unwrap();
+    let start = Instant::now();
     let include = (0..5)
       .map(|k| IncludeMessage {
         id: ids[(c * 7919 + k * 104_729) % n].clone(),
@@ -76,8 +97,9 @@ async fn main() {
       .await
       .unwrap();
     assert!(!page.messages.is_empty());
+    read_secs += start.elapsed().as_secs_f64();
   }
-  let include_us = start.elapsed().as_secs_f64() * 1e6 / calls as f64;
+  let include_us = read_secs * 1e6 / calls as f64;
   println!(
     "{n} messages: last_messages(20) {last_us:.1} µs/call; list_messages(perPage 0, 5 includes ±2) {include_us:.1} µs/call"
   );
