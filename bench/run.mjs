@@ -4,7 +4,7 @@
 //
 //   node run.mjs [--quick] [--only raw,lumos,mastra] [--scenarios s1,s2,s5] [--runs N]
 //                [--seconds S] [--out FILE] [--no-write] [--wait-idle [SECONDS]] [--lumos-release]
-//   node run.mjs --scenarios s4 [--s4-1m] [--s4-no-int8] [--s4-n N] [--s4-n-mastra N] [--s4-queries Q]
+//   node run.mjs --scenarios s4 [--s4-1m | --s4-only-1m (→ RESULTS-S4-1M.md)] [--s4-no-int8] [--s4-n N] [--s4-n-mastra N] [--s4-queries Q]
 //                                         # vector store (opt-in) → RESULTS-S4.md
 //   node run.mjs --scenarios s3 [--s3-n N] [--s3-n-mastra N] [--s3-generates G] [--s3-batch B] [--s3-no-memvec] [--s3-no-probe]
 //                                         # agent memory (opt-in) → RESULTS-S3.md
@@ -294,7 +294,7 @@ if (scenarios.includes('s4')) {
   const { runS4 } = await import('./lib/vector-bench.mjs')
   const header = reportHeader('S4', 'vector store', [`| @mastra/libsql | ${pkgOf('@mastra/libsql')} (with @mastra/core ${machine.mastra}) |`, `| usearch | ${pkgOf('usearch')} |`])
   const num = (name) => (value(name) === undefined ? undefined : Number(value(name)))
-  await runS4({ benchDir, quick, frameworks, million: flag('--s4-1m'), noInt8: flag('--s4-no-int8'), n: num('--s4-n'), nSmall: num('--s4-n-mastra'), queries: num('--s4-queries'), noWrite, header, log })
+  await runS4({ benchDir, quick, frameworks, million: flag('--s4-1m') || flag('--s4-only-1m'), onlyMillion: flag('--s4-only-1m'), noInt8: flag('--s4-no-int8'), n: num('--s4-n'), nSmall: num('--s4-n-mastra'), queries: num('--s4-queries'), noWrite, header, log })
   if (scenarios.every((s) => s === 's4')) process.exit(0)
 }
 
