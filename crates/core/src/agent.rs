@@ -127,7 +127,7 @@ pub async fn run_agent(
   cancel: CancellationToken,
 ) -> RunOutput {
   let mut input_save = PendingSave(None);
-  let mut out = run_steps(config, model, &emitter, cancel, &mut input_save).await;
+  let mut out = run_steps(config, model, emitter.clone(), cancel, &mut input_save).await;
   // A run that stopped early (model error, abort) still waits for its input to be saved: the
   // user's message is in the thread once the run has resolved.
   if let Err(e) = input_save.settle().await
@@ -161,11 +161,10 @@ impl PendingSave {
 async fn run_steps(
   config: RunConfig,
   model: Arc<dyn Model>,
-  emitter: &Emitter,
+  emitter: Emitter,
   cancel: CancellationToken,
   input_save: &mut PendingSave,
 ) -> RunOutput {
-  let emitter = emitter.clone();
   let started = now_millis();
   let message_id = uuid::Uuid::new_v4().to_string();
   let system_len = config

@@ -698,23 +698,27 @@ async fn a_recorder_failure_fails_the_run_instead_of_losing_messages() {
   assert_eq!(out.error.map(|e| e.code), Some(ErrorCode::Memory));
 }
 
+/// One text turn (or none: the model fails) through `run_agent` with `recorder`.
+async fn run_recorded(turns: Vec<Turn>, recorder: Arc<Recorder>) -> lumos_core::RunOutput {
+  let mut cfg = config(vec![]);
+  cfg.recorder = Some(recorder);
+  run_agent(
+    cfg,
+    ScriptedModel::new(turns),
+    Emitter::new("r".into(), None),
+    CancellationToken::new(),
+  )
+  .await
+}
+
 #[tokio::test]
 async fn the_input_is_saved_while_the_model_answers_and_its_failure_fails_the_run() {
   // A slow input save overlaps the model request; the answer is recorded only after it.
-  let model = ScriptedModel::new(vec![text_turn("x")]);
   let recorder = Arc::new(Recorder {
     input_delay_ms: 30,
     ..Recorder::default()
   });
-  let mut cfg = config(vec![]);
-  cfg.recorder = Some(recorder.clone());
-  let out = run_agent(
-    cfg,
-    model,
-    Emitter::new("r".into(), None),
-    CancellationToken::new(),
-  )
-  .await;
+  let out = run_recorded(vec![text_turn("x")], recorder.clone()).await;
   assert!(out.error.is_none());
   assert!(recorder.input_saved.load(Ordering::SeqCst));
   assert_eq!(
@@ -723,39 +727,21 @@ async fn the_input_is_saved_while_the_model_answers_and_its_failure_fails_the_ru
   );
 
   // The input save fails: the run fails with that error and the answer is not recorded.
-  let model = ScriptedModel::new(vec![text_turn("x")]);
   let recorder = Arc::new(Recorder {
     input_delay_ms: 10,
     fail_input: true,
     ..Recorder::default()
   });
-  let mut cfg = config(vec![]);
-  cfg.recorder = Some(recorder.clone());
-  let out = run_agent(
-    cfg,
-    model,
-    Emitter::new("r".into(), None),
-    CancellationToken::new(),
-  )
-  .await;
+  let out = run_recorded(vec![text_turn("x")], recorder.clone()).await;
   assert_eq!(out.error.map(|e| e.code), Some(ErrorCode::Memory));
   assert_eq!(*recorder.calls.lock().unwrap(), [("input".to_string(), 1)]);
 
   // The model fails first: the run still resolves only once the input is saved.
-  let model = ScriptedModel::new(vec![]);
   let recorder = Arc::new(Recorder {
     input_delay_ms: 50,
     ..Recorder::default()
   });
-  let mut cfg = config(vec![]);
-  cfg.recorder = Some(recorder.clone());
-  let out = run_agent(
-    cfg,
-    model,
-    Emitter::new("r".into(), None),
-    CancellationToken::new(),
-  )
-  .await;
+  let out = run_recorded(vec![], recorder.clone()).await;
   assert!(out.error.is_some());
   assert!(recorder.input_saved.load(Ordering::SeqCst));
 }

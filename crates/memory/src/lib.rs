@@ -274,14 +274,8 @@ pub async fn load_context(
   let recalled = async {
     match recall {
       Some(r) => {
-        r.recall(
-          storage,
-          &recall::query_text(input),
-          thread_id,
-          resource_id,
-          &HashSet::new(),
-        )
-        .await
+        r.recall(storage, &recall::query_text(input), thread_id, resource_id)
+          .await
       }
       None => Ok(Vec::new()),
     }

@@ -278,15 +278,13 @@ impl SemanticRecall {
       .await
   }
 
-  /// Earlier messages similar to `query` (with their neighbours), oldest first, leaving out
-  /// `exclude` (the recent history already in the prompt).
+  /// Earlier messages similar to `query` (with their neighbours), oldest first.
   pub async fn recall(
     &self,
     storage: &dyn Storage,
     query: &str,
     thread_id: &str,
     resource_id: &str,
-    exclude: &HashSet<String>,
   ) -> Result<Vec<StoredMessage>, LumosError> {
     if query.trim().is_empty() || self.options.top_k == 0 {
       return Ok(Vec::new());
@@ -342,7 +340,7 @@ impl SemanticRecall {
         .map_err(store_error)?
         .messages
       {
-        if !exclude.contains(&m.id) && seen.insert(m.id.clone()) {
+        if seen.insert(m.id.clone()) {
           out.push(m);
         }
       }

@@ -113,13 +113,7 @@ impl BindingSemanticRecall {
   ) -> napi::Result<String> {
     let found = self
       .inner
-      .recall(
-        &*self.storage,
-        &query,
-        &thread_id,
-        &resource_id,
-        &Default::default(),
-      )
+      .recall(&*self.storage, &query, &thread_id, &resource_id)
       .await
       .map_err(to_napi)?;
     serde_json::to_string(&found).map_err(|e| coded("INTERNAL", e.to_string()))

@@ -732,10 +732,11 @@ impl Index {
     }
   }
 
+  /// `fixed_ef`: the beam `set_ef_search` set; 0 = `auto_ef` for this index's size.
   fn query(
     &self,
     opts: &StoreOptions,
-    ef_search: usize,
+    fixed_ef: usize,
     q: &[f32],
     top_k: usize,
     filter: Option<&Filter>,
@@ -746,6 +747,10 @@ impl Index {
       return Ok(Vec::new());
     }
     let d = read(&self.data);
+    let ef_search = match fixed_ef {
+      0 => auto_ef(opts.hnsw.ef_search, d.live),
+      fixed => fixed,
+    };
     let p = d.st.prepare(q);
     let dist = |s: u32| d.st.dist(&p, s);
     let matches = |s: u32| match filter {
@@ -1255,13 +1260,9 @@ impl VectorStore {
       },
       None => None,
     };
-    let ef = match self.shared.ef_search.load(Ordering::Relaxed) {
-      0 => auto_ef(self.shared.opts.hnsw.ef_search, read(&ix.data).live),
-      fixed => fixed,
-    };
     ix.query(
       &self.shared.opts,
-      ef,
+      self.shared.ef_search.load(Ordering::Relaxed),
       query,
       top_k,
       compiled.as_ref(),
