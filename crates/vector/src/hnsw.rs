@@ -66,8 +66,10 @@ impl Ord for Cand {
 
 /// Per-thread search scratch, reused so a search allocates only its result.
 struct Scratch {
-  marks: Vec<u32>,
-  epoch: u32,
+  /// Visited marks, one byte per node (a search thread keeps one of these per graph size: 1 MB
+  /// at a million nodes); cleared every 255 searches when the epoch wraps.
+  marks: Vec<u8>,
+  epoch: u8,
   cands: BinaryHeap<Reverse<Cand>>,
   res: BinaryHeap<Cand>,
 }
@@ -85,7 +87,7 @@ impl Scratch {
     }
     self.epoch = self.epoch.wrapping_add(1);
     if self.epoch == 0 {
-      self.marks.iter_mut().for_each(|m| *m = 0);
+      self.marks.fill(0);
       self.epoch = 1;
     }
     self.cands.clear();

@@ -18,6 +18,7 @@ mod eqindex;
 pub mod error;
 pub mod filter;
 mod hnsw;
+mod ids;
 mod persist;
 mod storage;
 
@@ -255,7 +256,7 @@ impl Ord for Hit {
 /// In-memory state of one index.
 struct Data {
   st: Storage,
-  ids: Vec<Option<Box<str>>>,
+  ids: ids::SlotIds,
   meta: Vec<Box<[u8]>>,
   seq: Vec<u32>,
   next_seq: u32,
@@ -276,7 +277,7 @@ impl Data {
   fn new(dim: usize, metric: Metric, quant: Quantization, params: HnswParams) -> Self {
     Data {
       st: Storage::new(dim, metric, quant),
-      ids: Vec::new(),
+      ids: ids::SlotIds::default(),
       meta: Vec::new(),
       seq: Vec::new(),
       next_seq: 0,
@@ -294,7 +295,7 @@ impl Data {
     let h = self.hasher.hash_one(id);
     self
       .table
-      .find(h, |&s| self.ids[s as usize].as_deref() == Some(id))
+      .find(h, |&s| self.ids.get(s) == Some(id))
       .copied()
   }
 
@@ -303,7 +304,7 @@ impl Data {
     if !meta.is_empty() {
       self.eq.add(slot, &decode_metadata(&meta), self.live);
     }
-    self.ids.push(Some(id.into()));
+    self.ids.push(id);
     self.meta.push(meta);
     self.seq.push(seq);
     slot
@@ -315,12 +316,12 @@ impl Data {
     } = self;
     let h = hasher.hash_one(id);
     table.insert_unique(h, slot, |&s| {
-      hasher.hash_one(ids[s as usize].as_deref().unwrap_or(""))
+      hasher.hash_one(ids.get(s).unwrap_or(""))
     });
   }
 
   fn kill(&mut self, slot: u32) {
-    self.ids[slot as usize] = None;
+    self.ids.kill(slot);
     self.meta[slot as usize] = Box::default();
     self.live -= 1;
     // The slot stays listed in the equality index (queries skip dead slots) until enough
@@ -329,7 +330,7 @@ impl Data {
       return;
     }
     let ids = &self.ids;
-    self.eq.purge(|s| ids[s as usize].is_some());
+    self.eq.purge(|s| ids.is_live(s));
   }
 
   /// Replace a live slot's metadata in place, keeping the equality index exact.
@@ -398,7 +399,7 @@ impl Data {
 
   fn pending(&self) -> usize {
     (self.prefix.load(Ordering::Acquire) as usize..self.ids.len())
-      .filter(|&s| self.ids[s].is_some())
+      .filter(|&s| self.ids.is_live(s as u32))
       .count()
   }
 
@@ -431,7 +432,7 @@ impl Data {
   /// Live slots in insertion (seq) order.
   fn live_in_order(&self) -> Vec<u32> {
     let mut slots: Vec<u32> = (0..self.ids.len() as u32)
-      .filter(|&s| self.ids[s as usize].is_some())
+      .filter(|&s| self.ids.is_live(s))
       .collect();
     slots.sort_by_key(|&s| self.seq[s as usize]);
     slots
@@ -625,7 +626,7 @@ impl Index {
       persist::write_atomic(dir, "snapshot.bin", |w| {
         let mut sw = persist::SnapshotWriter::begin(w, next, slots.len() as u64)?;
         for &s in &slots {
-          let id = d.ids[s as usize].as_deref().unwrap_or("");
+          let id = d.ids.get(s).unwrap_or("");
           let v = match d.st.raw_i8(s) {
             Some((c, sc, aux)) => SnapVec::I8(c, sc, aux),
             None => SnapVec::F32(d.st.get(s)),
@@ -682,7 +683,7 @@ impl Index {
         let (start, end) = (d.claim, len.min(d.claim + BATCH));
         d.claim = end;
         for s in start..end {
-          if d.ids[s as usize].is_none() {
+          if !d.ids.is_live(s) {
             d.graph.mark_skipped(s);
           } else {
             d.graph.claim(s);
@@ -715,7 +716,7 @@ impl Index {
     heap: &mut BinaryHeap<Hit>,
   ) {
     for s in range {
-      if d.ids[s as usize].is_none() || !ok(s) {
+      if !d.ids.is_live(s) || !ok(s) {
         continue;
       }
       let h = Hit {
@@ -778,7 +779,7 @@ impl Index {
       } else {
         cands
           .iter()
-          .filter(|&&s| d.ids[s as usize].is_some())
+          .filter(|&&s| d.ids.is_live(s))
           .count()
       };
       // A scan costs one distance per candidate; the graph wins once candidates are many.
@@ -796,7 +797,7 @@ impl Index {
         }
         let accept = |s: u32| {
           s < prefix
-            && d.ids[s as usize].is_some()
+            && d.ids.is_live(s)
             && (every || (bits[(s / 64) as usize] >> (s % 64)) & 1 == 1)
             && ok(s)
         };
@@ -834,7 +835,7 @@ impl Index {
       let step = (n as usize / 512).max(1);
       let (mut seen, mut hit) = (0usize, 0usize);
       for s in (0..n).step_by(step) {
-        if d.ids[s as usize].is_some() {
+        if d.ids.is_live(s) {
           seen += 1;
           hit += matches(s) as usize;
         }
@@ -846,7 +847,7 @@ impl Index {
       self.exact(&d, &dist, &matches, 0..n, top_k, &mut heap);
     } else {
       let ef = ef_search.max(top_k);
-      let accept = |s: u32| s < prefix && d.ids[s as usize].is_some() && matches(s);
+      let accept = |s: u32| s < prefix && d.ids.is_live(s) && matches(s);
       let budget = if filter.is_some() {
         (ef * 64).max(20_000)
       } else {
@@ -881,7 +882,7 @@ impl Index {
       hits
         .into_iter()
         .map(|(score, h)| QueryResult {
-          id: d.ids[h.slot as usize].as_deref().unwrap_or("").to_owned(),
+          id: d.ids.get(h.slot).unwrap_or("").to_owned(),
           score,
           metadata: decode_metadata(&d.meta[h.slot as usize]),
           vector: include_vector.then(|| d.st.get(h.slot)),
@@ -1391,11 +1392,7 @@ impl VectorStore {
   pub fn memory_bytes(&self, name: &str) -> Result<usize> {
     let ix = self.shared.index(name)?;
     let d = read(&ix.data);
-    let ids: usize = d
-      .ids
-      .iter()
-      .map(|i| 16 + i.as_ref().map_or(0, |s| s.len().div_ceil(8) * 8))
-      .sum();
+    let ids = d.ids.heap_bytes();
     let meta: usize = d.meta.iter().map(|m| 16 + m.len()).sum();
     Ok(
       d.st.heap_bytes()
