@@ -23,6 +23,9 @@ pub use run::{BindingRun, BindingToolHost};
 pub use storage::BindingStorage;
 pub use vector::BindingVectorStore;
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A sized tokio runtime: one worker by default (`LUMOS_WORKER_THREADS` overrides). The loop's
 /// native work is short bursts between JS callbacks; measured in bench/, a second worker added
 /// ~12% CPU per generate in cross-thread wake-ups and no throughput at 64 concurrent runs.

@@ -778,47 +778,30 @@ fn list_messages_tx(conn: &mut Connection, q: ListMessagesQuery) -> Result<Messa
   })
 }
 
+/// A message and its neighbours in its thread (`before` earlier, `after` later), in one statement:
+/// recall asks for several of these on every memory-on generate.
 fn include_window(conn: &Connection, inc: &IncludeMessage) -> Result<Vec<(i64, StoredMessage)>> {
-  let target = query_messages(
+  const TARGET_THREAD: &str = "(SELECT thread_id FROM lumos_messages WHERE id = ?1)";
+  const TARGET_KEY: &str = "(SELECT created_at, seq FROM lumos_messages WHERE id = ?1)";
+  let sql = format!(
+    "SELECT * FROM (SELECT {MSG_COLS} FROM lumos_messages
+       WHERE thread_id = {TARGET_THREAD} AND (created_at, seq) < {TARGET_KEY}
+       ORDER BY created_at DESC, seq DESC LIMIT ?2)
+     UNION ALL
+     SELECT * FROM (SELECT {MSG_COLS} FROM lumos_messages
+       WHERE thread_id = {TARGET_THREAD} AND (created_at, seq) >= {TARGET_KEY}
+       ORDER BY created_at ASC, seq ASC LIMIT ?3)"
+  );
+  query_messages(
     conn,
-    &format!("SELECT {MSG_COLS} FROM lumos_messages WHERE id = ?"),
-    &[SqlValue::Text(inc.id.clone())],
-  )?;
-  let Some((seq, msg)) = target.into_iter().next() else {
-    return Ok(Vec::new());
-  };
-  let mut out = Vec::new();
-  let key = || {
-    vec![
-      SqlValue::Text(msg.thread_id.clone()),
-      SqlValue::Integer(msg.created_at),
-      SqlValue::Integer(seq),
-    ]
-  };
-  if inc.before > 0 {
-    out.extend(query_messages(
-      conn,
-      &format!(
-        "SELECT {MSG_COLS} FROM lumos_messages WHERE thread_id = ? AND (created_at, seq) < (?, ?)
-         ORDER BY created_at DESC, seq DESC {limit}",
-        limit = limit_sql(Some(i64::from(inc.before)))
-      ),
-      &key(),
-    )?);
-  }
-  if inc.after > 0 {
-    out.extend(query_messages(
-      conn,
-      &format!(
-        "SELECT {MSG_COLS} FROM lumos_messages WHERE thread_id = ? AND (created_at, seq) > (?, ?)
-         ORDER BY created_at ASC, seq ASC {limit}",
-        limit = limit_sql(Some(i64::from(inc.after)))
-      ),
-      &key(),
-    )?);
-  }
-  out.push((seq, msg));
-  Ok(out)
+    &sql,
+    &[
+      SqlValue::Text(inc.id.clone()),
+      SqlValue::Integer(i64::from(inc.before)),
+      // The target itself is the first row of the later side.
+      SqlValue::Integer(i64::from(inc.after) + 1),
+    ],
+  )
 }
 
 fn clone_tx(conn: &mut Connection, options: CloneThreadOptions) -> Result<CloneThreadResult> {
