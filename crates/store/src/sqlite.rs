@@ -18,7 +18,7 @@
 //! database file once per checkpoint rather than once per batch.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -779,11 +779,11 @@ fn list_messages_tx(conn: &mut Connection, q: ListMessagesQuery) -> Result<Messa
 }
 
 /// A message and its neighbours in its thread (`before` earlier, `after` later), in one statement:
-/// recall asks for several of these on every memory-on generate.
-fn include_window(conn: &Connection, inc: &IncludeMessage) -> Result<Vec<(i64, StoredMessage)>> {
+/// recall asks for several of these on every memory-on generate, so the text is built once.
+static INCLUDE_WINDOW_SQL: LazyLock<String> = LazyLock::new(|| {
   const TARGET_THREAD: &str = "(SELECT thread_id FROM lumos_messages WHERE id = ?1)";
   const TARGET_KEY: &str = "(SELECT created_at, seq FROM lumos_messages WHERE id = ?1)";
-  let sql = format!(
+  format!(
     "SELECT * FROM (SELECT {MSG_COLS} FROM lumos_messages
        WHERE thread_id = {TARGET_THREAD} AND (created_at, seq) < {TARGET_KEY}
        ORDER BY created_at DESC, seq DESC LIMIT ?2)
@@ -791,10 +791,13 @@ fn include_window(conn: &Connection, inc: &IncludeMessage) -> Result<Vec<(i64, S
      SELECT * FROM (SELECT {MSG_COLS} FROM lumos_messages
        WHERE thread_id = {TARGET_THREAD} AND (created_at, seq) >= {TARGET_KEY}
        ORDER BY created_at ASC, seq ASC LIMIT ?3)"
-  );
+  )
+});
+
+fn include_window(conn: &Connection, inc: &IncludeMessage) -> Result<Vec<(i64, StoredMessage)>> {
   query_messages(
     conn,
-    &sql,
+    &INCLUDE_WINDOW_SQL,
     &[
       SqlValue::Text(inc.id.clone()),
       SqlValue::Integer(i64::from(inc.before)),
