@@ -108,3 +108,42 @@ test('readOnly memory and runs without generateTitle make no title call', async 
   await sleep(300)
   t.is(chat.requests.filter(isTitleCall).length, 0)
 })
+
+test('generateTitle.emitEvent: stream() waits for the title and carries it as a data-thread-title chunk before finish', async (t) => {
+  const chat = await chatMock('Ada says hi')
+  t.teardown(() => chat.close())
+  const memory = new Memory({ storage: new LibSQLStore({ id: 's', url: ':memory:' }), options: { generateTitle: { emitEvent: true } } })
+  const agent = new Agent({ id: 'a', name: 'a', instructions: 'sys', model: model(chat.url), memory })
+  const titles: string[] = []
+  const s = await agent.stream('hi, I am Ada', on('t1', { onTitleGenerated: (title: string) => titles.push(title) }))
+  const chunks: any[] = []
+  for await (const c of s.fullStream) chunks.push(c)
+  const types = chunks.map((c) => c.type)
+  t.deepEqual(types.slice(-2), ['data-thread-title', 'finish'])
+  t.deepEqual(chunks.at(-2), { type: 'data-thread-title', data: { threadId: 't1', title: 'Ada says hi' }, transient: true })
+  // Stored before the chunk was emitted: no waiting needed.
+  t.is((await memory.getThreadById({ threadId: 't1' }))?.title, 'Ada says hi')
+  t.is(await s.text, 'Hello Ada')
+  for (let i = 0; i < 50 && !titles.length; i++) await sleep(10)
+  t.deepEqual(titles, ['Ada says hi'])
+  // A titled thread gets no second title, so no chunk either; generate() never emits one.
+  const again = await agent.stream('more', on('t1'))
+  const later: string[] = []
+  for await (const c of again.fullStream) later.push(c.type)
+  t.false(later.includes('data-thread-title'))
+  t.is(chat.requests.filter(isTitleCall).length, 1)
+})
+
+test('generateTitle.emitEvent: a failing title call ends the stream without a title chunk', async (t) => {
+  const chat = await chatMock({ status: 400 })
+  t.teardown(() => chat.close())
+  const memory = new Memory({ storage: new LibSQLStore({ id: 's', url: ':memory:' }), options: { generateTitle: { emitEvent: true } } })
+  const agent = new Agent({ id: 'a', name: 'a', instructions: 'sys', model: model(chat.url), memory })
+  const s = await agent.stream('hi', on('t1'))
+  const types: string[] = []
+  for await (const c of s.fullStream) types.push(c.type)
+  t.is(types.at(-1), 'finish')
+  t.false(types.includes('data-thread-title'))
+  t.is(await s.text, 'Hello Ada')
+  t.falsy((await memory.getThreadById({ threadId: 't1' }))?.title)
+})

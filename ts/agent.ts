@@ -89,6 +89,8 @@ type TitleConfig = {
   model?: Dynamic<ModelConfig>
   instructions?: string | ((args: { requestContext: RequestContext; mastra?: unknown }) => string | Promise<string>)
   minMessages?: number
+  /** stream(): wait for the title and emit it as a `data-thread-title` chunk before `finish`. */
+  emitEvent?: boolean
 }
 
 interface RunState {
@@ -371,7 +373,7 @@ export class Agent {
         throw full.error
       }
       await opts.onFinish?.({ ...full, steps: full.steps, totalUsage: full.totalUsage })
-      title?.()
+      void title?.()
       return full
     } finally {
       this.#end(runId, state)
@@ -380,7 +382,18 @@ export class Agent {
 
   /** Starts a run and returns its stream output at once; failures arrive as `error` chunks. */
   async stream(messages: unknown, options: AgentExecutionOptions = {}): Promise<ModelOutput<any>> {
-    const { run, state, opts, runId, title } = await this.#start(messages, options, true)
+    const { run, state, opts, runId, title, emitTitle } = await this.#start(messages, options, true)
+    // Mastra's generateTitle.emitEvent: the stream waits for the title (the steps are stored by
+    // the time `finish` arrives) and carries it as a transient data chunk before `finish`.
+    let titled = false
+    const titleChunk = title && emitTitle
+      ? async (): Promise<Chunk | undefined> => {
+          titled = true
+          if (opts.abortSignal?.aborted) return undefined
+          const text = await title()
+          return text ? ({ type: 'data-thread-title', data: { threadId: opts.memory && (typeof opts.memory.thread === 'string' ? opts.memory.thread : opts.memory.thread.id), title: text }, transient: true } as unknown as Chunk) : undefined
+        }
+      : undefined
     const finalize = async () => {
       try {
         const raw = JSON.parse(await run.result())
@@ -388,17 +401,17 @@ export class Agent {
         if (full.error instanceof AbortError) await opts.onAbort?.({ steps: full.steps })
         else if (!full.error) {
           await opts.onFinish?.({ ...full })
-          title?.()
+          if (!titled) void title?.()
         }
         return full
       } finally {
         this.#end(runId, state)
       }
     }
-    return new ModelOutput(run, runId, finalize, { onChunk: opts.onChunk, onStepFinish: opts.onStepFinish, onError: opts.onError }, opts.structuredOutput)
+    return new ModelOutput(run, runId, finalize, { onChunk: opts.onChunk, onStepFinish: opts.onStepFinish, onError: opts.onError }, opts.structuredOutput, titleChunk)
   }
 
-  async #start(messages: unknown, options: AgentExecutionOptions, stream: boolean): Promise<{ run: BindingRun; state: RunState; opts: AgentExecutionOptions; runId: string; title?: () => void }> {
+  async #start(messages: unknown, options: AgentExecutionOptions, stream: boolean): Promise<{ run: BindingRun; state: RunState; opts: AgentExecutionOptions; runId: string; title?: () => Promise<string | undefined>; emitTitle: boolean }> {
     const requestContext = options.requestContext ?? new RequestContext()
     const defaults = await resolveDynamic(this.#config.defaultOptions ?? {}, requestContext, this.#mastra)
     const opts: AgentExecutionOptions = { ...defaults, ...options, modelSettings: { ...defaults.modelSettings, ...options.modelSettings } }
@@ -473,20 +486,26 @@ export class Agent {
       ;(state as any).detach = () => opts.abortSignal?.removeEventListener('abort', onAbort)
     }
     const title = memory?.title ? () => this.#generateTitle(memory.title!, memory.storage, model, requestContext, opts.memory?.onTitleGenerated) : undefined
-    return { run, state, opts, runId, title }
+    const emitTitle = typeof memory?.title?.config === 'object' && (memory.title.config as TitleConfig).emitEvent === true
+    return { run, state, opts, runId, title, emitTitle }
   }
 
   /** Mastra's `generateTitle`: after a successful run, in the background — the run neither waits
    *  for it nor fails with it (a failure goes to the Mastra logger, as in Mastra). */
-  #generateTitle(t: { config: NonNullable<MemoryOptions['generateTitle']>; threadId: string; lastMessages: number }, storage: BindingStorage, agentModel: BindingModel, requestContext: RequestContext, onTitleGenerated?: (title: string) => unknown): void {
+  #generateTitle(t: { config: NonNullable<MemoryOptions['generateTitle']>; threadId: string; lastMessages: number }, storage: BindingStorage, agentModel: BindingModel, requestContext: RequestContext, onTitleGenerated?: (title: string) => unknown): Promise<string | undefined> {
     const cfg: TitleConfig = t.config === true ? {} : (t.config as TitleConfig)
     const task = (async () => {
       const model = cfg.model ? resolveModel(await resolveDynamic(cfg.model, requestContext, this.#mastra)) : agentModel
       const instructions = typeof cfg.instructions === 'function' ? await cfg.instructions({ requestContext, mastra: this.#mastra }) : cfg.instructions
-      const title = await generateThreadTitle(model, storage, t.threadId, { instructions: instructions || undefined, minMessages: cfg.minMessages, lastMessages: t.lastMessages })
-      if (title) await onTitleGenerated?.(title)
+      return (await generateThreadTitle(model, storage, t.threadId, { instructions: instructions || undefined, minMessages: cfg.minMessages, lastMessages: t.lastMessages })) || undefined
     })()
-    task.catch((err) => (this.#mastra as any)?.getLogger?.()?.error?.('Error generating title', { agent: this.name, error: reviveNativeError(err) }))
+    const logError = (what: string) => (err: unknown) => (this.#mastra as any)?.getLogger?.()?.error?.(what, { agent: this.name, error: reviveNativeError(err) })
+    // As in Mastra, onTitleGenerated runs after the title is stored and is not waited for.
+    task.then((title) => title && onTitleGenerated?.(title)).catch(logError('Error in onTitleGenerated callback'))
+    return task.catch((err) => {
+      logError('Error generating title')(err)
+      return undefined
+    })
   }
 
   /** `memory: { thread, resource }` → the native store and what the run loads and records. */

@@ -64,14 +64,15 @@ export interface StreamCallbacks {
     }) => unknown;
 }
 /** Pulls chunk batches from the native run, invoking callbacks, until the run ends. */
-export declare function pumpChunks(run: BindingRun, callbacks: StreamCallbacks, sink: (c: Chunk) => void, beforeFinish?: () => Promise<Chunk | undefined>): Promise<void>;
+export declare function pumpChunks(run: BindingRun, callbacks: StreamCallbacks, sink: (c: Chunk) => void, beforeFinish?: () => Promise<(Chunk | undefined)[]>): Promise<void>;
 /** The object `agent.stream()` resolves to (Mastra's MastraModelOutput). */
 export declare class ModelOutput<T = unknown> {
     #private;
     readonly runId: string;
     status: 'running' | 'success' | 'failed' | 'aborted';
     error: Error | undefined;
-    constructor(run: BindingRun, runId: string, finalize: () => Promise<FullOutput<T>>, callbacks: StreamCallbacks, structured?: StructuredOutputOptions);
+    /** `titleChunk`: the `data-thread-title` chunk of generateTitle.emitEvent, emitted before `finish`. */
+    constructor(run: BindingRun, runId: string, finalize: () => Promise<FullOutput<T>>, callbacks: StreamCallbacks, structured?: StructuredOutputOptions, titleChunk?: () => Promise<Chunk | undefined>);
     get fullStream(): ReadableStream<Chunk>;
     get textStream(): ReadableStream<string>;
     get objectStream(): ReadableStream<unknown>;

@@ -130,7 +130,7 @@ export interface StreamCallbacks {
 }
 
 /** Pulls chunk batches from the native run, invoking callbacks, until the run ends. */
-export async function pumpChunks(run: BindingRun, callbacks: StreamCallbacks, sink: (c: Chunk) => void, beforeFinish?: () => Promise<Chunk | undefined>): Promise<void> {
+export async function pumpChunks(run: BindingRun, callbacks: StreamCallbacks, sink: (c: Chunk) => void, beforeFinish?: () => Promise<(Chunk | undefined)[]>): Promise<void> {
   let stepNumber = 0
   let toolCalls: Chunk[] = []
   let toolResults: Chunk[] = []
@@ -140,8 +140,8 @@ export async function pumpChunks(run: BindingRun, callbacks: StreamCallbacks, si
     for (const chunk of JSON.parse(batch) as Chunk[]) {
       reviveChunk(chunk)
       if (chunk.type === 'finish' && beforeFinish) {
-        const extra = await beforeFinish()
-        if (extra) {
+        for (const extra of await beforeFinish()) {
+          if (!extra) continue
           sink(extra)
           await callbacks.onChunk?.(extra)
         }
@@ -182,7 +182,8 @@ export class ModelOutput<T = unknown> {
   readonly #full: Promise<FullOutput<T>>
   readonly #run: BindingRun
 
-  constructor(run: BindingRun, runId: string, finalize: () => Promise<FullOutput<T>>, callbacks: StreamCallbacks, structured?: StructuredOutputOptions) {
+  /** `titleChunk`: the `data-thread-title` chunk of generateTitle.emitEvent, emitted before `finish`. */
+  constructor(run: BindingRun, runId: string, finalize: () => Promise<FullOutput<T>>, callbacks: StreamCallbacks, structured?: StructuredOutputOptions, titleChunk?: () => Promise<Chunk | undefined>) {
     this.runId = runId
     this.#run = run
     let finalized: Promise<FullOutput<T>> | undefined
@@ -193,7 +194,8 @@ export class ModelOutput<T = unknown> {
           return full.object === undefined ? undefined : { type: 'object-result', runId, from: 'AGENT', payload: {}, object: full.object }
         }
       : undefined
-    const pumped = pumpChunks(run, callbacks, (c) => this.#push(c), objectChunk)
+    const beforeFinish = objectChunk || titleChunk ? async () => [await titleChunk?.(), await objectChunk?.()] : undefined
+    const pumped = pumpChunks(run, callbacks, (c) => this.#push(c), beforeFinish)
     this.#full = pumped.then(once, async (err) => {
       await once().catch(() => {})
       throw err
