@@ -84,7 +84,7 @@ export declare class BindingSemanticRecall {
 
 export declare class BindingStorage {
   /** `file:./x.db`, a path or `:memory:` → SQLite; `postgres://…` → PostgreSQL. */
-  static open(url: string): Promise<BindingStorage>
+  static open(url: string, tls?: BindingTlsOptions | undefined | null): Promise<BindingStorage>
   get backend(): string
   createThread(threadJson: string): Promise<string>
   getThread(id: string): Promise<string | null>
@@ -156,6 +156,7 @@ export interface BindingPgVectorOptions {
   pollIntervalMs?: number
   /** Wake on `NOTIFY` from other processes' writes (default true). */
   listen?: boolean
+  tls?: BindingTlsOptions
 }
 
 export interface BindingRecallOptions {
@@ -172,6 +173,17 @@ export interface BindingTitleOptions {
   instructions?: string
   minMessages?: number
   lastMessages?: number
+}
+
+/**
+ * TLS settings for a PostgreSQL connection (the facade's reading of Mastra's `ssl`); they
+ * replace the connection string's `sslmode` / `sslrootcert`.
+ */
+export interface BindingTlsOptions {
+  /** libpq's sslmode: disable, prefer, require, verify-ca, verify-full. */
+  mode: string
+  /** PEM of the CA certificate(s) to trust; default: the bundled Mozilla roots. */
+  ca?: string
 }
 
 /** Titles `threadId` with `model` when it has no title yet; resolves to the new title or null. */

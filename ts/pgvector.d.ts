@@ -1,4 +1,5 @@
 import { BindingPgVector } from '../binding.js';
+import { type PostgresSsl } from './storage.js';
 import { type IndexStats, type QueryResult } from './vector.js';
 export interface PgVectorConfig {
     id: string;
@@ -12,6 +13,8 @@ export interface PgVectorConfig {
     max?: number;
     /** Fallback poll for other processes' writes, in ms (default 200). */
     pollIntervalMs?: number;
+    /** TLS (as node-postgres' `ssl`), replacing the connection string's sslmode. */
+    ssl?: PostgresSsl;
     [key: string]: unknown;
 }
 export declare class PgVector {

@@ -3,9 +3,9 @@
 // index that follows the tables (other processes' writes arrive by LISTEN/NOTIFY, with a 200 ms
 // poll as fallback). The pgvector extension is not needed.
 
-import { BindingPgVector } from '../binding.js'
+import { BindingPgVector, type BindingPgVectorOptions } from '../binding.js'
 import { ConfigError } from './errors.js'
-import { native } from './storage.js'
+import { type PostgresSsl, native, tlsOption } from './storage.js'
 import { flatten, type IndexStats, type QueryResult } from './vector.js'
 
 export interface PgVectorConfig {
@@ -20,6 +20,8 @@ export interface PgVectorConfig {
   max?: number
   /** Fallback poll for other processes' writes, in ms (default 200). */
   pollIntervalMs?: number
+  /** TLS (as node-postgres' `ssl`), replacing the connection string's sslmode. */
+  ssl?: PostgresSsl
   [key: string]: unknown
 }
 
@@ -39,16 +41,14 @@ function connectionString(c: PgVectorConfig): string {
 export class PgVector {
   readonly id: string
   readonly #url: string
-  readonly #options: { maxConnections?: number; pollIntervalMs?: number }
+  readonly #options: BindingPgVectorOptions
   #store: Promise<BindingPgVector> | undefined
 
   constructor(config: PgVectorConfig) {
     if (!config || typeof config.id !== 'string' || !config.id) throw new ConfigError('INVALID_INPUT', "new PgVector() needs an `id` (e.g. { id: 'vectors', connectionString })")
     this.id = config.id
-    // Not silently without: a connection the user asked to encrypt must not go out in clear.
-    if (config.ssl) throw new ConfigError('NOT_SUPPORTED', 'PgVector: TLS (`ssl`) is not supported yet; connect over a trusted network with sslmode=disable')
     this.#url = connectionString(config)
-    this.#options = { maxConnections: config.max ?? (config.pgPoolOptions as { max?: number } | undefined)?.max, pollIntervalMs: config.pollIntervalMs }
+    this.#options = { maxConnections: config.max ?? (config.pgPoolOptions as { max?: number } | undefined)?.max, pollIntervalMs: config.pollIntervalMs, tls: tlsOption(config.ssl, 'PgVector') }
   }
 
   #open(): Promise<BindingPgVector> {

@@ -9,6 +9,7 @@ use napi::bindgen_prelude::Float32Array;
 use napi_derive::napi;
 
 use crate::error::coded;
+use crate::storage::{BindingTlsOptions, tls_options};
 use crate::vector::{hits_json, metadata_list, parse_json, stats_json, vector_err};
 
 fn pg_err(e: PgVectorError) -> napi::Error {
@@ -23,6 +24,7 @@ pub struct BindingPgVectorOptions {
   pub poll_interval_ms: Option<u32>,
   /// Wake on `NOTIFY` from other processes' writes (default true).
   pub listen: Option<bool>,
+  pub tls: Option<BindingTlsOptions>,
 }
 
 #[napi]
@@ -49,6 +51,7 @@ impl BindingPgVector {
       if let Some(l) = b.listen {
         o.listen = l;
       }
+      o.postgres.tls = tls_options(b.tls)?;
     }
     let inner = PgVectorStore::connect(&url, o).await.map_err(pg_err)?;
     Ok(BindingPgVector { inner })

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use lumos_store::{
   CloneThreadOptions, DateRange, Direction, IncludeMessage, ListMessagesQuery, ListThreadsQuery,
-  ResourceUpsert, Storage, StoreError, StoredMessage, Thread, ThreadOrderBy, ThreadUpdate,
-  open_store,
+  PostgresOptions, ResourceUpsert, Storage, StoreError, StoredMessage, Thread, ThreadOrderBy,
+  ThreadUpdate, TlsMode, TlsOptions, TlsRoots, open_store,
 };
 use napi_derive::napi;
 use serde::Deserialize;
@@ -73,6 +73,26 @@ struct ListMessagesArgs {
   date_range: Option<DateRange>,
 }
 
+/// TLS settings for a PostgreSQL connection (the facade's reading of Mastra's `ssl`); they
+/// replace the connection string's `sslmode` / `sslrootcert`.
+#[napi(object)]
+pub struct BindingTlsOptions {
+  /// libpq's sslmode: disable, prefer, require, verify-ca, verify-full.
+  pub mode: String,
+  /// PEM of the CA certificate(s) to trust; default: the bundled Mozilla roots.
+  pub ca: Option<String>,
+}
+
+pub(crate) fn tls_options(b: Option<BindingTlsOptions>) -> napi::Result<Option<TlsOptions>> {
+  b.map(|b| {
+    Ok(TlsOptions {
+      mode: TlsMode::parse(&b.mode).map_err(store_err)?,
+      roots: b.ca.map_or(TlsRoots::Bundled, TlsRoots::Pem),
+    })
+  })
+  .transpose()
+}
+
 #[napi]
 pub struct BindingStorage {
   pub(crate) inner: Arc<dyn Storage>,
@@ -82,8 +102,12 @@ pub struct BindingStorage {
 impl BindingStorage {
   /// `file:./x.db`, a path or `:memory:` → SQLite; `postgres://…` → PostgreSQL.
   #[napi(factory)]
-  pub async fn open(url: String) -> napi::Result<BindingStorage> {
-    let inner = open_store(&url).await.map_err(store_err)?;
+  pub async fn open(url: String, tls: Option<BindingTlsOptions>) -> napi::Result<BindingStorage> {
+    let postgres = PostgresOptions {
+      tls: tls_options(tls)?,
+      ..PostgresOptions::default()
+    };
+    let inner = open_store(&url, postgres).await.map_err(store_err)?;
     Ok(BindingStorage { inner })
   }
 

@@ -18,6 +18,7 @@
 //! table row has a monotonic sequence number used as the tie-breaker.
 
 mod error;
+mod pgtls;
 mod pgvector;
 mod postgres;
 mod sqlite;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 pub use error::{Result, StoreError};
+pub use pgtls::{TlsMode, TlsOptions, TlsRoots};
 pub use pgvector::{PgVectorError, PgVectorOptions, PgVectorStore};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
@@ -99,11 +101,10 @@ pub trait Storage: Send + Sync {
 /// Opens the backend a URL names: `postgres://` / `postgresql://` → [`PostgresStore`];
 /// a path, `:memory:` or `file:` URL → [`SqliteStore`]; a remote libsql URL → a
 /// `STORE_UNSUPPORTED_URL` error.
-pub async fn open_store(url: &str) -> Result<Arc<dyn Storage>> {
+/// `postgres` applies to a PostgreSQL URL only.
+pub async fn open_store(url: &str, postgres: PostgresOptions) -> Result<Arc<dyn Storage>> {
   if postgres::is_postgres_url(url) {
-    Ok(Arc::new(
-      PostgresStore::connect(url, PostgresOptions::default()).await?,
-    ))
+    Ok(Arc::new(PostgresStore::connect(url, postgres).await?))
   } else {
     Ok(Arc::new(
       SqliteStore::open(url, SqliteOptions::default()).await?,

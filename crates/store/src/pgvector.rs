@@ -30,9 +30,10 @@ use serde_json::Value;
 use tokio::sync::{Mutex, Notify};
 use tokio_postgres::Transaction;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{AsyncMessage, IsolationLevel, NoTls};
+use tokio_postgres::{AsyncMessage, IsolationLevel};
 
 use crate::error::StoreError;
+use crate::pgtls::MakeRustls;
 use crate::postgres::{
   PostgresOptions, build_pool, col, parse_url, pg_err, pool_err, run_migrations,
 };
@@ -470,12 +471,12 @@ async fn advance(tx: &Transaction<'_>, name: &str, last: i64) -> Result<()> {
 impl PgVectorStore {
   /// Connects, creates the tables when missing, and starts the background sync.
   pub async fn connect(url: &str, options: PgVectorOptions) -> Result<PgVectorStore> {
-    let mut config = parse_url(url)?;
+    let (mut config, tls) = parse_url(url, &options.postgres)?;
     // An unreachable host fails a call (and a sync round) instead of hanging on the OS timeout.
     if config.get_connect_timeout().is_none() {
       config.connect_timeout(Duration::from_secs(10));
     }
-    let pool = build_pool(&config, &options.postgres)?;
+    let pool = build_pool(&config, tls.clone(), &options.postgres)?;
     {
       let mut client = pool.get().await.map_err(pool_err)?;
       run_migrations(
@@ -499,7 +500,7 @@ impl PgVectorStore {
         Arc::downgrade(&inner),
         inner.signals.clone(),
         options.poll_interval,
-        config,
+        (config, tls),
         options.listen,
       ));
     }
@@ -924,11 +925,11 @@ impl PgVectorStore {
 /// listening for change notifications when `listen`. Its driver task ends when the connection
 /// drops; the client then reports closed and the loop reconnects.
 async fn sync_connection(
-  config: &tokio_postgres::Config,
+  (config, tls): &(tokio_postgres::Config, MakeRustls),
   listen: bool,
   signals: Arc<Signals>,
 ) -> Option<tokio_postgres::Client> {
-  let (client, mut conn) = config.connect(NoTls).await.ok()?;
+  let (client, mut conn) = config.connect(tls.clone()).await.ok()?;
   tokio::spawn(async move {
     let mut messages = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
     while let Some(Ok(m)) = messages.next().await {
@@ -950,7 +951,7 @@ async fn sync_loop(
   inner: Weak<Inner>,
   signals: Arc<Signals>,
   every: Duration,
-  config: tokio_postgres::Config,
+  config: (tokio_postgres::Config, MakeRustls),
   listen: bool,
 ) {
   let mut conn: Option<tokio_postgres::Client> = None;

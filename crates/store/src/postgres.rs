@@ -17,7 +17,9 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{IsolationLevel, NoTls, Row};
+use tokio_postgres::{IsolationLevel, Row};
+
+use crate::pgtls::{MakeRustls, TlsOptions, apply_mode, make_tls, split_tls_params};
 
 use crate::error::{Result, StoreError};
 use crate::types::*;
@@ -37,6 +39,8 @@ pub struct PostgresOptions {
   pub max_connections: usize,
   /// How long a call waits for a free pooled connection before failing.
   pub acquire_timeout: Duration,
+  /// TLS settings replacing the connection string's `sslmode` / `sslrootcert` (JS `ssl`).
+  pub tls: Option<TlsOptions>,
 }
 
 impl Default for PostgresOptions {
@@ -44,6 +48,7 @@ impl Default for PostgresOptions {
     PostgresOptions {
       max_connections: 10,
       acquire_timeout: Duration::from_secs(30),
+      tls: None,
     }
   }
 }
@@ -91,10 +96,15 @@ pub(crate) fn pg_err(e: tokio_postgres::Error) -> StoreError {
     ));
   }
   if e.is_closed() || e.code().is_none() {
-    return StoreError::Io(format!(
-      "PostgreSQL connection failed: {}; check the connection string and that the server is reachable",
-      chain(&e)
-    ));
+    let text = chain(&e);
+    let hint = if text.contains("not valid for name") {
+      "the server's TLS certificate was issued for another host name: connect with that name, or use sslmode=verify-ca to check only the chain"
+    } else if text.contains("invalid peer certificate") {
+      "the server's TLS certificate is not trusted: give its CA with sslrootcert=/path/to/ca.pem (JS: ssl: { ca }), or use sslmode=require to encrypt without checking it"
+    } else {
+      "check the connection string and that the server is reachable"
+    };
+    return StoreError::Io(format!("PostgreSQL connection failed: {text}; {hint}"));
   }
   StoreError::Db(format!("PostgreSQL error: {}", chain(&e)))
 }
@@ -162,23 +172,33 @@ const MIGRATIONS: &[(i64, &str)] = &[(
    );",
 )];
 
-/// Parses `postgres://user:pass@host:port/db` (or the key=value form).
-pub(crate) fn parse_url(url: &str) -> Result<tokio_postgres::Config> {
-  url.parse().map_err(|e: tokio_postgres::Error| {
+/// Parses `postgres://user:pass@host:port/db` (or the key=value form), with libpq's `sslmode`
+/// and `sslrootcert` (see `pgtls`); `options.tls`, when set, replaces the string's TLS settings.
+/// Returns the tokio-postgres config and the TLS connector every connection of a store shares.
+pub(crate) fn parse_url(
+  url: &str,
+  options: &PostgresOptions,
+) -> Result<(tokio_postgres::Config, MakeRustls)> {
+  let (rest, from_url) = split_tls_params(url)?;
+  let mut config: tokio_postgres::Config = rest.parse().map_err(|e: tokio_postgres::Error| {
     StoreError::invalid(format!(
       "invalid PostgreSQL connection string: {}; expected postgres://user:password@host:5432/database",
       chain(&e)
     ))
-  })
+  })?;
+  let tls = options.tls.clone().unwrap_or(from_url);
+  apply_mode(&mut config, &tls);
+  Ok((config, make_tls(&tls)?))
 }
 
 pub(crate) fn build_pool(
   config: &tokio_postgres::Config,
+  tls: MakeRustls,
   options: &PostgresOptions,
 ) -> Result<Pool> {
   let manager = Manager::from_config(
     config.clone(),
-    NoTls,
+    tls,
     ManagerConfig {
       recycling_method: RecyclingMethod::Fast,
     },
@@ -437,11 +457,12 @@ async fn include_window(
 }
 
 impl PostgresStore {
-  /// Connects (`postgres://user:pass@host:port/db`, or key=value form) and migrates. TLS is not
-  /// supported yet: use `sslmode=disable`/`prefer` on a trusted network.
+  /// Connects (`postgres://user:pass@host:port/db`, or key=value form; TLS per `sslmode`, see
+  /// `pgtls`) and migrates.
   pub async fn connect(url: &str, options: PostgresOptions) -> Result<Self> {
+    let (config, tls) = parse_url(url, &options)?;
     let store = PostgresStore {
-      pool: build_pool(&parse_url(url)?, &options)?,
+      pool: build_pool(&config, tls, &options)?,
     };
     store.migrate().await?;
     Ok(store)

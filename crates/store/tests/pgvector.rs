@@ -473,6 +473,7 @@ async fn small_pool(url: &str) {
     postgres: lumos_store::PostgresOptions {
       max_connections: 2,
       acquire_timeout: Duration::from_secs(5),
+      ..lumos_store::PostgresOptions::default()
     },
     ..PgVectorOptions::default()
   };

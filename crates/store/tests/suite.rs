@@ -198,13 +198,16 @@ async fn postgres_sharing(server: &common::pg::PgServer) {
   assert_eq!(e.code(), "STORE_IO", "{e}");
   assert!(e.to_string().contains("reachable"), "{e}");
   // open_store routes postgres:// URLs.
-  let s = lumos_store::open_store(&server.url("shared_open"))
+  let s = lumos_store::open_store(&server.url("shared_open"), Default::default())
     .await
     .err();
   assert!(s.is_some(), "database shared_open does not exist");
   let url2 = server.create_db("shared_open").await;
   assert_eq!(
-    lumos_store::open_store(&url2).await.unwrap().backend(),
+    lumos_store::open_store(&url2, Default::default())
+      .await
+      .unwrap()
+      .backend(),
     "postgres"
   );
 }
@@ -278,10 +281,15 @@ async fn sqlite_refuses_a_newer_schema() {
 
 #[tokio::test]
 async fn open_store_routes_urls() {
-  let s = lumos_store::open_store(":memory:").await.unwrap();
+  let s = lumos_store::open_store(":memory:", Default::default())
+    .await
+    .unwrap();
   assert_eq!(s.backend(), "sqlite");
   for remote in ["libsql://my-db.turso.io", "https://my-db.turso.io"] {
-    let e = lumos_store::open_store(remote).await.err().unwrap();
+    let e = lumos_store::open_store(remote, Default::default())
+      .await
+      .err()
+      .unwrap();
     assert_eq!(e.code(), "STORE_UNSUPPORTED_URL");
     assert!(e.to_string().contains("PostgresStore"), "{e}");
   }

@@ -38,10 +38,7 @@ impl SlotIds {
 
   #[inline]
   pub fn is_live(&self, slot: u32) -> bool {
-    self
-      .ends
-      .get(slot as usize)
-      .is_some_and(|&e| e & DEAD == 0)
+    self.ends.get(slot as usize).is_some_and(|&e| e & DEAD == 0)
   }
 
   pub fn kill(&mut self, slot: u32) {

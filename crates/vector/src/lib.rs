@@ -315,9 +315,7 @@ impl Data {
       table, ids, hasher, ..
     } = self;
     let h = hasher.hash_one(id);
-    table.insert_unique(h, slot, |&s| {
-      hasher.hash_one(ids.get(s).unwrap_or(""))
-    });
+    table.insert_unique(h, slot, |&s| hasher.hash_one(ids.get(s).unwrap_or("")));
   }
 
   fn kill(&mut self, slot: u32) {
@@ -777,10 +775,7 @@ impl Index {
       let live_cands = if cands.len() == d.ids.len() {
         d.live
       } else {
-        cands
-          .iter()
-          .filter(|&&s| d.ids.is_live(s))
-          .count()
+        cands.iter().filter(|&&s| d.ids.is_live(s)).count()
       };
       // A scan costs one distance per candidate; the graph wins once candidates are many.
       if use_exact || live_cands <= 2048 || live_cands * 50 <= d.live {

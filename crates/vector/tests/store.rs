@@ -547,7 +547,10 @@ fn hnsw_recall_on_gaussian_mixture() {
     hit as f64 / total as f64
   };
   let default_beam = recall();
-  assert!(default_beam >= 0.9, "recall@10 = {default_beam} at the default beam");
+  assert!(
+    default_beam >= 0.9,
+    "recall@10 = {default_beam} at the default beam"
+  );
   s.set_ef_search(200);
   let wide = recall();
   assert!(wide >= 0.98, "recall@10 = {wide} at ef 200");

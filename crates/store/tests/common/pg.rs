@@ -10,6 +10,8 @@ pub struct PgServer {
   bin: PathBuf,
   run_as: Option<String>,
   pub port: u16,
+  /// TLS only over TCP (`start_tls`): set-up connections go through the socket.
+  tls: bool,
 }
 
 fn find_bin_dir() -> Option<PathBuf> {
@@ -77,6 +79,115 @@ fn free_port() -> u16 {
 impl PgServer {
   /// Starts a server, or prints why not and returns `None` when PostgreSQL is not installed.
   pub fn start() -> Option<PgServer> {
+    Self::start_with(false)
+  }
+
+  /// A server that takes TCP connections over TLS only (`hostnossl … reject`), with a
+  /// certificate for `localhost` (DNS name only) signed by a CA whose PEM is at `ca_pem()`;
+  /// `None` (saying why) without PostgreSQL or the openssl command.
+  #[allow(dead_code)]
+  pub fn start_tls() -> Option<PgServer> {
+    if Command::new("openssl").arg("version").output().is_err() {
+      say("skipped: no openssl command to make the test certificates");
+      return None;
+    }
+    Self::start_with(true)
+  }
+
+  /// The test CA's certificate (PEM file) of a `start_tls` server.
+  #[allow(dead_code)]
+  pub fn ca_pem(&self) -> PathBuf {
+    self.dir.path().join("ca.crt")
+  }
+
+  /// A CA that signed nothing of this server's (for the untrusted case).
+  #[allow(dead_code)]
+  pub fn other_ca_pem(&self) -> PathBuf {
+    self.dir.path().join("other-ca.crt")
+  }
+
+  fn make_certs(&self) {
+    let d = self.dir.path();
+    let openssl = |args: &[&str]| {
+      let out = Command::new("openssl")
+        .args(args)
+        .current_dir(d)
+        .output()
+        .expect("run openssl");
+      assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+      );
+    };
+    for ca in ["ca", "other-ca"] {
+      openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        &format!("/CN=lumos test {ca}"),
+        "-keyout",
+        &format!("{ca}.key"),
+        "-out",
+        &format!("{ca}.crt"),
+      ]);
+    }
+    std::fs::write(d.join("san.ext"), "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n").expect("write san.ext");
+    openssl(&[
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      "/CN=localhost",
+      "-keyout",
+      "server.key",
+      "-out",
+      "server.csr",
+    ]);
+    openssl(&[
+      "x509",
+      "-req",
+      "-in",
+      "server.csr",
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-extfile",
+      "san.ext",
+      "-out",
+      "server.crt",
+    ]);
+    let mut chown = vec!["server.key", "server.crt"];
+    if let Some(user) = &self.run_as {
+      chown.insert(0, user);
+      let ok = Command::new("chown")
+        .args(&chown)
+        .current_dir(d)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+      assert!(ok, "chown the server key");
+    }
+    let ok = Command::new("chmod")
+      .args(["600", "server.key"])
+      .current_dir(d)
+      .status()
+      .map(|s| s.success())
+      .unwrap_or(false);
+    assert!(ok, "chmod the server key");
+  }
+
+  fn start_with(tls: bool) -> Option<PgServer> {
     let Some(bin) = find_bin_dir() else {
       say(
         "skipped: no PostgreSQL binaries (initdb/pg_ctl not on PATH nor under /usr/lib/postgresql/*/bin)",
@@ -110,6 +221,7 @@ impl PgServer {
       bin,
       run_as,
       port: free_port(),
+      tls,
     };
     let data = server.data();
     server.run(
@@ -126,11 +238,23 @@ impl PgServer {
         "--no-instructions",
       ],
     );
-    let opts = format!(
+    let mut opts = format!(
       "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
       server.port,
       server.dir.path().display()
     );
+    if tls {
+      server.make_certs();
+      let d = server.dir.path().display();
+      opts.push_str(&format!(
+        " -c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key"
+      ));
+      std::fs::write(
+        data.join("pg_hba.conf"),
+        "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+      )
+      .expect("write pg_hba.conf");
+    }
     let log = server.dir.path().join("server.log");
     server.run(
       "pg_ctl",
@@ -195,7 +319,17 @@ impl PgServer {
 
   /// Creates a fresh database and returns its URL.
   pub async fn create_db(&self, name: &str) -> String {
-    let (client, conn) = tokio_postgres::connect(&self.url("postgres"), tokio_postgres::NoTls)
+    // A TLS server takes plain connections only on its socket.
+    let admin = if self.tls {
+      format!(
+        "host={} port={} user=postgres dbname=postgres",
+        self.dir.path().display(),
+        self.port
+      )
+    } else {
+      self.url("postgres")
+    };
+    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
       .await
       .expect("connect");
     let task = tokio::spawn(conn);
