@@ -1,7 +1,7 @@
 //! Filtered-query latency: the memory-recall shapes (`{ resource_id }` matching everything,
 //! and many small tenants), 384-dim f32, builders done before timing.
 //! Run: `cargo run --release -p lumos-vector --example filterbench` (`FB_N=100000`,
-//! `FB_CASES=one,tenants,one-int8`).
+//! `FB_CASES=one,tenants,pairs,one-int8`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use lumos_vector::{Metric, Quantization, VectorStore};
@@ -69,8 +69,10 @@ fn main() {
     match c {
       "one" => run("one-resource", n, n, Quantization::F32),
       "tenants" => run("tenants", n, 10, Quantization::F32),
+      // Two messages per resource: the field is near-unique (a hash column, not value lists).
+      "pairs" => run("pairs", n, 2, Quantization::F32),
       "one-int8" => run("one-resource", n, n, Quantization::I8),
-      _ => eprintln!("unknown case {c}: use one, tenants, one-int8"),
+      _ => eprintln!("unknown case {c}: use one, tenants, pairs, one-int8"),
     }
   }
 }

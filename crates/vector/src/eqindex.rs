@@ -8,8 +8,11 @@
 //!   `json_eq` compares them.
 //! - Killed slots may stay listed (removal is lazy, purged in bulk); callers drop slots whose id
 //!   is gone. Slots whose metadata changes in place are removed eagerly.
-//! - A field with too many distinct values (ids) or beyond the field cap is switched off; the
-//!   query then uses the normal path.
+//! - A field with too many distinct values (ids: one list per vector would cost too much
+//!   memory) becomes a column of value hashes, one `u64` per slot: a query on it scans the
+//!   column (8 bytes a slot, no JSON decoded) and checks the few candidates' metadata, since
+//!   hashes can collide. Fields beyond the field cap are not indexed; their queries use the
+//!   normal path.
 
 use crate::filter::{Cond, Filter};
 use serde_json::Value;
@@ -45,7 +48,62 @@ impl Key {
 
 enum FieldIx {
   On(HashMap<Key, Vec<u32>>),
-  Off,
+  /// Per slot: 0 = no scalar value, `MULTI` = an array of several (decided by decoding),
+  /// else the hash of its one value (`key_hash`).
+  Column(Vec<u64>),
+}
+
+const NONE: u64 = 0;
+const MULTI: u64 = 1;
+
+/// A slot's column entry for its keys.
+fn column_entry(keys: &[Key]) -> u64 {
+  match keys {
+    [] => NONE,
+    [k] => key_hash(k),
+    _ => MULTI,
+  }
+}
+
+/// Stable within the process (fixed SipHash keys); never NONE or MULTI.
+fn key_hash(k: &Key) -> u64 {
+  use std::hash::{Hash, Hasher};
+  let mut h = std::hash::DefaultHasher::new();
+  k.hash(&mut h);
+  h.finish().max(2)
+}
+
+fn set_column(col: &mut Vec<u64>, slot: u32, v: u64) {
+  let i = slot as usize;
+  if col.len() <= i {
+    col.resize(i + 1, NONE);
+  }
+  col[i] = v;
+}
+
+/// Candidates of `{ field: v }` / `$in` from a hash column: slots whose one value hashes like
+/// a wanted value, plus those holding several values (all to be checked).
+fn column_slots(col: &[u64], cond: &Cond) -> Option<Vec<u32>> {
+  let values: &[Value] = match cond {
+    Cond::Eq(v) => std::slice::from_ref(v),
+    Cond::In(list) => list,
+    _ => return None,
+  };
+  let mut wanted: Vec<u64> = values
+    .iter()
+    .map(|v| Key::of(v).map(|k| key_hash(&k)))
+    .collect::<Option<_>>()?;
+  wanted.sort_unstable();
+  wanted.dedup();
+  let hit = |h: u64| h == MULTI || (h != NONE && wanted.binary_search(&h).is_ok());
+  Some(
+    col
+      .iter()
+      .enumerate()
+      .filter(|&(_, &h)| hit(h))
+      .map(|(s, _)| s as u32)
+      .collect(),
+  )
 }
 
 #[derive(Default)]
@@ -114,7 +172,13 @@ impl EqIndex {
             .or_insert_with(|| FieldIx::On(HashMap::new()))
         }
       };
-      let FieldIx::On(map) = fx else { continue };
+      let map = match fx {
+        FieldIx::On(map) => map,
+        FieldIx::Column(col) => {
+          set_column(col, slot, column_entry(&keys));
+          continue;
+        }
+      };
       for k in keys {
         let list = map.entry(k).or_default();
         match list.last() {
@@ -126,10 +190,21 @@ impl EqIndex {
           _ => list.push(slot),
         }
       }
-      // Near-unique fields (ids) would cost a list per vector and never narrow much better
-      // than the normal path's selectivity check.
+      // Near-unique fields (ids) would cost a list per vector: a hash column instead.
       if map.len() > MIN_DISTINCT && map.len() > live / 2 {
-        *fx = FieldIx::Off;
+        let mut col: Vec<u64> = Vec::new();
+        for (k, slots) in map.iter() {
+          let h = key_hash(k);
+          for &s in slots {
+            let i = s as usize;
+            if col.len() <= i {
+              col.resize(i + 1, NONE);
+            }
+            // A second value for the slot: it holds an array.
+            col[i] = if col[i] == NONE { h } else { MULTI };
+          }
+        }
+        *fx = FieldIx::Column(col);
       }
     }
   }
@@ -137,8 +212,15 @@ impl EqIndex {
   /// Remove `slot`, whose metadata was `meta`, from its lists (metadata changing in place).
   pub(crate) fn remove(&mut self, slot: u32, meta: &Value) {
     for (field, keys) in keys_of(meta) {
-      let Some(FieldIx::On(map)) = self.fields.get_mut(field) else {
-        continue;
+      let map = match self.fields.get_mut(field) {
+        Some(FieldIx::On(map)) => map,
+        Some(FieldIx::Column(col)) => {
+          if let Some(e) = col.get_mut(slot as usize) {
+            *e = NONE;
+          }
+          continue;
+        }
+        None => continue,
       };
       for k in keys {
         if let Some(list) = map.get_mut(&k) {
@@ -173,6 +255,11 @@ impl EqIndex {
     self.stale = 0;
   }
 
+  #[cfg(test)]
+  pub(crate) fn is_column(&self, field: &str) -> bool {
+    matches!(self.fields.get(field), Some(FieldIx::Column(_)))
+  }
+
   pub(crate) fn heap_bytes(&self) -> usize {
     self
       .fields
@@ -191,17 +278,18 @@ impl EqIndex {
                   }
               })
               .sum(),
-            FieldIx::Off => 0,
+            FieldIx::Column(col) => col.capacity() * 8,
           }
       })
       .sum()
   }
 
-  /// Candidates of an indexable condition on `field` (`None`: not answerable by the index).
-  fn cond_slots(&self, field: &str, cond: &Cond) -> Option<Cow<'_, [u32]>> {
+  /// Candidates of an indexable condition on `field`, and whether they are exactly its matches
+  /// (`None`: not answerable by the index).
+  fn cond_slots(&self, field: &str, cond: &Cond) -> Option<(Cow<'_, [u32]>, bool)> {
     let map = match self.fields.get(field) {
       Some(FieldIx::On(map)) => Some(map),
-      Some(FieldIx::Off) => return None,
+      Some(FieldIx::Column(col)) => return column_slots(col, cond).map(|c| (Cow::Owned(c), false)),
       None if self.overflow => return None,
       // Never seen with a scalar value: nothing matches a scalar.
       None => None,
@@ -210,21 +298,22 @@ impl EqIndex {
       Cond::Eq(v) => std::slice::from_ref(v),
       Cond::In(list) => list,
       Cond::And(cs) => {
-        // Several operators on one field: the narrowest indexable one.
+        // Several operators on one field: the narrowest indexable one (never exact alone).
         return cs
           .iter()
           .filter_map(|c| self.cond_slots(field, c))
-          .min_by_key(|s| s.len());
+          .min_by_key(|(s, _)| s.len())
+          .map(|(s, _)| (s, false));
       }
       _ => return None,
     };
     let keys: Vec<Key> = values.iter().map(Key::of).collect::<Option<_>>()?;
     let Some(map) = map else {
-      return Some(Cow::Borrowed(&[]));
+      return Some((Cow::Borrowed(&[]), true));
     };
     let mut lists: Vec<&Vec<u32>> = keys.iter().filter_map(|k| map.get(k)).collect();
-    Some(match lists.len() {
-      0 => Cow::Borrowed(&[]),
+    let slots = match lists.len() {
+      0 => Cow::Borrowed(&[][..]),
       1 => Cow::Borrowed(lists.pop().map_or(&[][..], |l| &l[..])),
       _ => {
         let mut all: Vec<u32> = lists.into_iter().flatten().copied().collect();
@@ -232,7 +321,8 @@ impl EqIndex {
         all.dedup();
         Cow::Owned(all)
       }
-    })
+    };
+    Some((slots, true))
   }
 
   /// Candidate slots for `filter`, when some AND-ed condition is an equality/`$in` on an
@@ -240,10 +330,10 @@ impl EqIndex {
   pub(crate) fn plan(&self, filter: &Filter) -> Option<Plan<'_>> {
     match filter {
       Filter::Field(path, cond) if path.len() == 1 => {
-        let slots = self.cond_slots(&path[0], cond)?;
+        let (slots, exact) = self.cond_slots(&path[0], cond)?;
         Some(Plan {
           slots,
-          exact: matches!(cond, Cond::Eq(_) | Cond::In(_)),
+          exact: exact && matches!(cond, Cond::Eq(_) | Cond::In(_)),
         })
       }
       Filter::And(parts) => {

@@ -1492,19 +1492,129 @@ mod tests {
     let r = s.query("m", &q, 5, Some(&f), false).unwrap();
     assert!(decodes() - before <= 10 + r.len() as u64);
     assert!(r.iter().all(|h| h.metadata["k"].as_u64().unwrap() >= 1));
-    // The near-unique field is not indexed (one list per vector would cost too much memory).
+    // The near-unique field is a hash column: its one candidate is checked, nothing else decoded.
     let ix = s.shared.index("m").unwrap();
-    let d = read(&ix.data);
-    assert!(
-      d.eq
+    {
+      let d = read(&ix.data);
+      let plan = d
+        .eq
         .plan(&Filter::compile(&json!({"msg": "m1"})).unwrap())
-        .is_none()
-    );
+        .unwrap();
+      assert_eq!((&plan.slots[..], plan.exact), (&[1u32][..], false));
+      assert!(
+        d.eq
+          .plan(&Filter::compile(&json!({"k": 1.0})).unwrap())
+          .is_some_and(|p| p.exact)
+      );
+    }
+    let before = decodes();
+    let r = s
+      .query(
+        "m",
+        &q,
+        5,
+        Some(&json!({"msg": {"$in": ["m1", "m5999", "nope"]}})),
+        false,
+      )
+      .unwrap();
+    let mut got: Vec<&str> = r.iter().map(|h| h.id.as_str()).collect();
+    got.sort();
+    assert_eq!(got.len(), 2);
     assert!(
-      d.eq
-        .plan(&Filter::compile(&json!({"k": 1.0})).unwrap())
-        .is_some()
+      r.iter()
+        .all(|h| ["m1", "m5999"].contains(&h.metadata["msg"].as_str().unwrap()))
     );
+    // Two candidates checked, two hits returned.
+    assert_eq!(decodes() - before, 4);
+  }
+
+  /// Near-unique fields (hash columns) against a brute-force oracle through in-place metadata
+  /// changes, re-upserts, deletes, arrays and values shared by two slots.
+  #[test]
+  fn hash_column_filters_match_the_oracle() {
+    let s = VectorStore::open_with(
+      None,
+      StoreOptions {
+        builder_threads: 1,
+        ..Default::default()
+      },
+    )
+    .unwrap();
+    s.create_index("u", 4, Metric::Cosine, Quantization::F32)
+      .unwrap();
+    let n = 10_000usize;
+    let vec_of = |i: usize| -> Vec<f32> {
+      (0..4)
+        .map(|j| (((i * 31 + j * 7) % 17) as f32) - 8.5)
+        .collect()
+    };
+    let mut metas: Vec<Value> = (0..n)
+      .map(|i| json!({ "u": format!("u{i}"), "p": (i * 2 / 3) as u64, "t": i % 7 }))
+      .collect();
+    let mut alive = vec![true; n];
+    let flat: Vec<f32> = (0..n).flat_map(vec_of).collect();
+    let ids: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
+    s.upsert("u", Some(ids.clone()), &flat, metas.clone())
+      .unwrap();
+    let check = |metas: &[Value], alive: &[bool]| {
+      let ix = s.shared.index("u").unwrap();
+      {
+        let d = read(&ix.data);
+        for f in ["u", "p"] {
+          assert!(d.eq.is_column(f), "{f} should be a column");
+        }
+      }
+      let cases = [
+        json!({"u": "u17"}),
+        json!({"u": {"$in": ["u3", "u9000", "u9999", "missing"]}}),
+        json!({"p": 4000}),
+        json!({"p": {"$in": [1, 2.0, 6000]}}),
+        json!({"u": "u42", "t": {"$ne": 0}}),
+        json!({"$and": [{"p": 10}, {"t": {"$gte": 0}}]}),
+        json!({"u": "shared"}),
+        json!({"u": "tagged"}),
+      ];
+      for f in cases {
+        let c = Filter::compile(&f).unwrap();
+        let mut want: Vec<String> = (0..metas.len())
+          .filter(|&i| alive[i] && c.matches(&metas[i]))
+          .map(|i| format!("v{i}"))
+          .collect();
+        want.sort();
+        let mut got: Vec<String> = s
+          .query("u", &[1.0, 0.2, 0.3, 0.4], 50, Some(&f), false)
+          .unwrap()
+          .into_iter()
+          .map(|h| h.id)
+          .collect();
+        got.sort();
+        assert_eq!(got, want, "{f}");
+      }
+    };
+    check(&metas, &alive);
+    // In-place metadata changes (one value shared by two slots, an array), re-upserts, deletes.
+    for (i, m) in [
+      (5, json!({"u": "shared", "p": 1})),
+      (6, json!({"u": "shared"})),
+      (7, json!({"u": ["tagged", "other"], "p": 4000})),
+      (8, json!({"t": 3})),
+    ] {
+      assert!(s.update_vector("u", &ids[i], None, Some(&m)).unwrap());
+      metas[i] = m;
+    }
+    s.upsert(
+      "u",
+      Some(vec![ids[17].clone()]),
+      &vec_of(1),
+      vec![json!({"u": "u9999"})],
+    )
+    .unwrap();
+    metas[17] = json!({"u": "u9999"});
+    for i in [3, 4000, 6001] {
+      assert!(s.delete_vector("u", &ids[i]).unwrap());
+      alive[i] = false;
+    }
+    check(&metas, &alive);
   }
 
   #[test]
