@@ -234,48 +234,18 @@ fn root_store(roots: &TlsRoots) -> Result<RootCertStore> {
   Ok(store)
 }
 
-/// Encrypts without checking who is on the other end (libpq's `prefer` / `require`); the
-/// handshake signatures are still verified, so the session key is the server's.
+/// What the certificate check asks of the server; handshake signatures are always verified,
+/// so the session key is the certificate holder's.
 #[derive(Debug)]
-struct AcceptAnyCert(WebPkiSupportedAlgorithms);
-
-impl ServerCertVerifier for AcceptAnyCert {
-  fn verify_server_cert(
-    &self,
-    _end_entity: &CertificateDer<'_>,
-    _intermediates: &[CertificateDer<'_>],
-    _server_name: &ServerName<'_>,
-    _ocsp: &[u8],
-    _now: UnixTime,
-  ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-    Ok(ServerCertVerified::assertion())
-  }
-  fn verify_tls12_signature(
-    &self,
-    message: &[u8],
-    cert: &CertificateDer<'_>,
-    dss: &DigitallySignedStruct,
-  ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-    rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
-  }
-  fn verify_tls13_signature(
-    &self,
-    message: &[u8],
-    cert: &CertificateDer<'_>,
-    dss: &DigitallySignedStruct,
-  ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-    rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
-  }
-  fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-    self.0.supported_schemes()
-  }
+struct PgVerifier {
+  /// `None`: any certificate (libpq's `prefer` / `require`: encrypted, not authenticated).
+  chain: Option<Arc<WebPkiServerVerifier>>,
+  /// `verify-ca`: a certificate issued for another name is accepted.
+  ignore_name: bool,
+  algorithms: WebPkiSupportedAlgorithms,
 }
 
-/// `verify-ca`: the chain must lead to a trusted root; the name in it may differ from the host.
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for PgVerifier {
   fn verify_server_cert(
     &self,
     end_entity: &CertificateDer<'_>,
@@ -284,13 +254,13 @@ impl ServerCertVerifier for ChainOnly {
     ocsp: &[u8],
     now: UnixTime,
   ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-    match self
-      .0
-      .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-    {
+    let Some(chain) = &self.chain else {
+      return Ok(ServerCertVerified::assertion());
+    };
+    match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
       Err(rustls::Error::InvalidCertificate(
         CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-      )) => Ok(ServerCertVerified::assertion()),
+      )) if self.ignore_name => Ok(ServerCertVerified::assertion()),
       other => other,
     }
   }
@@ -300,7 +270,7 @@ impl ServerCertVerifier for ChainOnly {
     cert: &CertificateDer<'_>,
     dss: &DigitallySignedStruct,
   ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-    self.0.verify_tls12_signature(message, cert, dss)
+    rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
   }
   fn verify_tls13_signature(
     &self,
@@ -308,10 +278,10 @@ impl ServerCertVerifier for ChainOnly {
     cert: &CertificateDer<'_>,
     dss: &DigitallySignedStruct,
   ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-    self.0.verify_tls13_signature(message, cert, dss)
+    rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
   }
   fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-    self.0.supported_verify_schemes()
+    self.algorithms.supported_schemes()
   }
 }
 
@@ -319,31 +289,28 @@ impl ServerCertVerifier for ChainOnly {
 /// shares it).
 pub(crate) fn make_tls(tls: &TlsOptions) -> Result<MakeRustls> {
   let provider = provider();
-  let builder = ClientConfig::builder_with_provider(provider.clone())
-    .with_safe_default_protocol_versions()
-    .map_err(|e| StoreError::invalid(format!("TLS setup failed: {e}")))?;
-  let config = match tls.mode {
-    TlsMode::Disable | TlsMode::Prefer | TlsMode::Require => builder
-      .dangerous()
-      .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(
-        provider.signature_verification_algorithms,
-      )))
-      .with_no_client_auth(),
-    TlsMode::VerifyCa | TlsMode::VerifyFull => {
-      let verifier =
-        WebPkiServerVerifier::builder_with_provider(Arc::new(root_store(&tls.roots)?), provider)
-          .build()
-          .map_err(|e| StoreError::invalid(format!("TLS setup failed: {e}")))?;
-      if tls.mode == TlsMode::VerifyCa {
-        builder
-          .dangerous()
-          .with_custom_certificate_verifier(Arc::new(ChainOnly(verifier)))
-          .with_no_client_auth()
-      } else {
-        builder.with_webpki_verifier(verifier).with_no_client_auth()
-      }
-    }
+  let chain = match tls.mode {
+    TlsMode::Disable | TlsMode::Prefer | TlsMode::Require => None,
+    TlsMode::VerifyCa | TlsMode::VerifyFull => Some(
+      WebPkiServerVerifier::builder_with_provider(
+        Arc::new(root_store(&tls.roots)?),
+        provider.clone(),
+      )
+      .build()
+      .map_err(|e| StoreError::invalid(format!("TLS setup failed: {e}")))?,
+    ),
   };
+  let verifier = PgVerifier {
+    chain,
+    ignore_name: tls.mode == TlsMode::VerifyCa,
+    algorithms: provider.signature_verification_algorithms,
+  };
+  let config = ClientConfig::builder_with_provider(provider)
+    .with_safe_default_protocol_versions()
+    .map_err(|e| StoreError::invalid(format!("TLS setup failed: {e}")))?
+    .dangerous()
+    .with_custom_certificate_verifier(Arc::new(verifier))
+    .with_no_client_auth();
   Ok(MakeRustls(Arc::new(config)))
 }
 
