@@ -382,16 +382,16 @@ export class Agent {
 
   /** Starts a run and returns its stream output at once; failures arrive as `error` chunks. */
   async stream(messages: unknown, options: AgentExecutionOptions = {}): Promise<ModelOutput<any>> {
-    const { run, state, opts, runId, title, emitTitle } = await this.#start(messages, options, true)
+    const { run, state, opts, runId, title, titleEventThread } = await this.#start(messages, options, true)
     // Mastra's generateTitle.emitEvent: the stream waits for the title (the steps are stored by
     // the time `finish` arrives) and carries it as a transient data chunk before `finish`.
     let titled = false
-    const titleChunk = title && emitTitle
+    const titleChunk = title && titleEventThread
       ? async (): Promise<Chunk | undefined> => {
           titled = true
           if (opts.abortSignal?.aborted) return undefined
           const text = await title()
-          return text ? ({ type: 'data-thread-title', data: { threadId: opts.memory && (typeof opts.memory.thread === 'string' ? opts.memory.thread : opts.memory.thread.id), title: text }, transient: true } as unknown as Chunk) : undefined
+          return text ? ({ type: 'data-thread-title', data: { threadId: titleEventThread, title: text }, transient: true } as unknown as Chunk) : undefined
         }
       : undefined
     const finalize = async () => {
@@ -411,7 +411,7 @@ export class Agent {
     return new ModelOutput(run, runId, finalize, { onChunk: opts.onChunk, onStepFinish: opts.onStepFinish, onError: opts.onError }, opts.structuredOutput, titleChunk)
   }
 
-  async #start(messages: unknown, options: AgentExecutionOptions, stream: boolean): Promise<{ run: BindingRun; state: RunState; opts: AgentExecutionOptions; runId: string; title?: () => Promise<string | undefined>; emitTitle: boolean }> {
+  async #start(messages: unknown, options: AgentExecutionOptions, stream: boolean): Promise<{ run: BindingRun; state: RunState; opts: AgentExecutionOptions; runId: string; title?: () => Promise<string | undefined>; titleEventThread?: string }> {
     const requestContext = options.requestContext ?? new RequestContext()
     const defaults = await resolveDynamic(this.#config.defaultOptions ?? {}, requestContext, this.#mastra)
     const opts: AgentExecutionOptions = { ...defaults, ...options, modelSettings: { ...defaults.modelSettings, ...options.modelSettings } }
@@ -486,8 +486,9 @@ export class Agent {
       ;(state as any).detach = () => opts.abortSignal?.removeEventListener('abort', onAbort)
     }
     const title = memory?.title ? () => this.#generateTitle(memory.title!, memory.storage, model, requestContext, opts.memory?.onTitleGenerated) : undefined
-    const emitTitle = typeof memory?.title?.config === 'object' && (memory.title.config as TitleConfig).emitEvent === true
-    return { run, state, opts, runId, title, emitTitle }
+    // generateTitle.emitEvent: the thread the stream's data-thread-title chunk names.
+    const titleEventThread = typeof memory?.title?.config === 'object' && (memory.title.config as TitleConfig).emitEvent === true ? memory.title.threadId : undefined
+    return { run, state, opts, runId, title, titleEventThread }
   }
 
   /** Mastra's `generateTitle`: after a successful run, in the background — the run neither waits

@@ -23,7 +23,7 @@ use std::task::{Context, Poll};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
@@ -65,7 +65,8 @@ impl TlsMode {
     })
   }
 
-  fn ssl_mode(self) -> SslMode {
+  /// What tokio-postgres is told (it knows no verification modes: those are rustls's).
+  pub(crate) fn ssl_mode(self) -> SslMode {
     match self {
       TlsMode::Disable => SslMode::Disable,
       TlsMode::Prefer => SslMode::Prefer,
@@ -202,15 +203,6 @@ pub(crate) fn split_tls_params(url: &str) -> Result<(String, TlsOptions)> {
   Ok((rest, TlsOptions { mode, roots }))
 }
 
-/// Sets the tokio-postgres side of `tls` on `config`.
-pub(crate) fn apply_mode(config: &mut tokio_postgres::Config, tls: &TlsOptions) {
-  config.ssl_mode(tls.mode.ssl_mode());
-}
-
-fn provider() -> Arc<CryptoProvider> {
-  Arc::new(rustls::crypto::ring::default_provider())
-}
-
 fn root_store(roots: &TlsRoots) -> Result<RootCertStore> {
   let mut store = RootCertStore::empty();
   match roots {
@@ -288,7 +280,7 @@ impl ServerCertVerifier for PgVerifier {
 /// The rustls client configuration for `tls` (built once per store; every pooled connection
 /// shares it).
 pub(crate) fn make_tls(tls: &TlsOptions) -> Result<MakeRustls> {
-  let provider = provider();
+  let provider = Arc::new(rustls::crypto::ring::default_provider());
   let chain = match tls.mode {
     TlsMode::Disable | TlsMode::Prefer | TlsMode::Require => None,
     TlsMode::VerifyCa | TlsMode::VerifyFull => Some(

@@ -19,7 +19,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, Row};
 
-use crate::pgtls::{MakeRustls, TlsOptions, apply_mode, make_tls, split_tls_params};
+use crate::pgtls::{MakeRustls, TlsOptions, make_tls, split_tls_params};
 
 use crate::error::{Result, StoreError};
 use crate::types::*;
@@ -187,7 +187,7 @@ pub(crate) fn parse_url(
     ))
   })?;
   let tls = options.tls.clone().unwrap_or(from_url);
-  apply_mode(&mut config, &tls);
+  config.ssl_mode(tls.mode.ssl_mode());
   Ok((config, make_tls(&tls)?))
 }
 

@@ -73,12 +73,13 @@ fn key_hash(k: &Key) -> u64 {
   h.finish().max(2)
 }
 
-fn set_column(col: &mut Vec<u64>, slot: u32, v: u64) {
+/// The column entry of `slot`, growing the column to reach it.
+fn column_cell(col: &mut Vec<u64>, slot: u32) -> &mut u64 {
   let i = slot as usize;
   if col.len() <= i {
     col.resize(i + 1, NONE);
   }
-  col[i] = v;
+  &mut col[i]
 }
 
 /// Candidates of `{ field: v }` / `$in` from a hash column: slots whose one value hashes like
@@ -175,7 +176,7 @@ impl EqIndex {
       let map = match fx {
         FieldIx::On(map) => map,
         FieldIx::Column(col) => {
-          set_column(col, slot, column_entry(&keys));
+          *column_cell(col, slot) = column_entry(&keys);
           continue;
         }
       };
@@ -196,12 +197,9 @@ impl EqIndex {
         for (k, slots) in map.iter() {
           let h = key_hash(k);
           for &s in slots {
-            let i = s as usize;
-            if col.len() <= i {
-              col.resize(i + 1, NONE);
-            }
+            let cell = column_cell(&mut col, s);
             // A second value for the slot: it holds an array.
-            col[i] = if col[i] == NONE { h } else { MULTI };
+            *cell = if *cell == NONE { h } else { MULTI };
           }
         }
         *fx = FieldIx::Column(col);
