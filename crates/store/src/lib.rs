@@ -1,4 +1,4 @@
-//! Lumos storage: threads, messages and resources (working memory) behind one async
+//! Lumos storage: threads, messages, resources (working memory) and workflow runs behind one async
 //! [`Storage`] trait, with two backends that keep the same semantics:
 //!
 //! - [`SqliteStore`]: the embedded default. Bundled SQLite (no system library), WAL, cached
@@ -24,6 +24,7 @@ mod postgres;
 mod sqlite;
 mod types;
 mod util;
+mod workflows;
 
 use std::sync::Arc;
 
@@ -35,13 +36,14 @@ pub use pgvector::{PgVectorError, PgVectorOptions, PgVectorStore};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use types::*;
+pub use workflows::*;
 
 /// Latest schema version this build writes (both backends).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The storage interface Lumos memory runs on. All methods are safe to call concurrently from
 /// any tokio task.
-pub trait Storage: Send + Sync {
+pub trait Storage: WorkflowStore + Send + Sync {
   /// `"sqlite"` or `"postgres"`.
   fn backend(&self) -> &'static str;
 

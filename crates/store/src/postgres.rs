@@ -26,6 +26,8 @@ use crate::types::*;
 use crate::util::{self, now_ms};
 use crate::{SCHEMA_VERSION, Storage};
 
+mod workflows;
+
 pub(crate) fn is_postgres_url(url: &str) -> bool {
   let lower = url.trim().to_ascii_lowercase();
   lower.starts_with("postgres://") || lower.starts_with("postgresql://")
@@ -140,9 +142,10 @@ pub(crate) fn col<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, i: us
 }
 
 /// The schema, one entry per version. Never edit an entry once released: add a new one.
-const MIGRATIONS: &[(i64, &str)] = &[(
-  1,
-  "CREATE TABLE lumos_threads (
+const MIGRATIONS: &[(i64, &str)] = &[
+  (
+    1,
+    "CREATE TABLE lumos_threads (
      seq BIGINT GENERATED ALWAYS AS IDENTITY,
      id TEXT PRIMARY KEY,
      resource_id TEXT NOT NULL,
@@ -170,7 +173,36 @@ const MIGRATIONS: &[(i64, &str)] = &[(
      created_at BIGINT NOT NULL,
      updated_at BIGINT NOT NULL
    );",
-)];
+  ),
+  (
+    2,
+    "CREATE TABLE lumos_workflow_runs (
+     workflow_name TEXT NOT NULL,
+     run_id TEXT NOT NULL,
+     resource_id TEXT,
+     status TEXT NOT NULL,
+     input TEXT NOT NULL,
+     state TEXT NOT NULL,
+     result TEXT,
+     error TEXT,
+     request_context TEXT,
+     epoch BIGINT NOT NULL,
+     created_at BIGINT NOT NULL,
+     updated_at BIGINT NOT NULL,
+     PRIMARY KEY (workflow_name, run_id)
+   );
+   CREATE INDEX lumos_workflow_runs_created ON lumos_workflow_runs (workflow_name, created_at);
+   CREATE INDEX lumos_workflow_runs_status ON lumos_workflow_runs (status, workflow_name);
+   CREATE TABLE lumos_workflow_steps (
+     seq BIGINT GENERATED ALWAYS AS IDENTITY,
+     workflow_name TEXT NOT NULL,
+     run_id TEXT NOT NULL,
+     key TEXT NOT NULL,
+     record TEXT NOT NULL,
+     PRIMARY KEY (workflow_name, run_id, key)
+   );",
+  ),
+];
 
 /// Parses `postgres://user:pass@host:port/db` (or the key=value form), with libpq's `sslmode`
 /// and `sslrootcert` (see `pgtls`); `options.tls`, when set, replaces the string's TLS settings.

@@ -34,6 +34,8 @@ use crate::types::*;
 use crate::util::{self, now_ms};
 use crate::{SCHEMA_VERSION, Storage};
 
+mod workflows;
+
 /// `PRAGMA synchronous` for the WAL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Synchronous {
@@ -221,9 +223,10 @@ fn open_conn(location: &Location, options: &SqliteOptions, writer: bool) -> Resu
 }
 
 /// The schema, one entry per version. Never edit an entry once released: add a new one.
-const MIGRATIONS: &[(i64, &str)] = &[(
-  1,
-  "CREATE TABLE lumos_threads (
+const MIGRATIONS: &[(i64, &str)] = &[
+  (
+    1,
+    "CREATE TABLE lumos_threads (
      id TEXT PRIMARY KEY NOT NULL,
      resource_id TEXT NOT NULL,
      title TEXT,
@@ -250,7 +253,36 @@ const MIGRATIONS: &[(i64, &str)] = &[(
      created_at INTEGER NOT NULL,
      updated_at INTEGER NOT NULL
    );",
-)];
+  ),
+  (
+    2,
+    "CREATE TABLE lumos_workflow_runs (
+     workflow_name TEXT NOT NULL,
+     run_id TEXT NOT NULL,
+     resource_id TEXT,
+     status TEXT NOT NULL,
+     input TEXT NOT NULL,
+     state TEXT NOT NULL,
+     result TEXT,
+     error TEXT,
+     request_context TEXT,
+     epoch INTEGER NOT NULL,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     PRIMARY KEY (workflow_name, run_id)
+   );
+   CREATE INDEX lumos_workflow_runs_created ON lumos_workflow_runs (workflow_name, created_at);
+   CREATE INDEX lumos_workflow_runs_status ON lumos_workflow_runs (status, workflow_name);
+   CREATE TABLE lumos_workflow_steps (
+     seq INTEGER PRIMARY KEY,
+     workflow_name TEXT NOT NULL,
+     run_id TEXT NOT NULL,
+     key TEXT NOT NULL,
+     record TEXT NOT NULL,
+     UNIQUE (workflow_name, run_id, key)
+   );",
+  ),
+];
 
 fn migrate(conn: &mut Connection) -> Result<()> {
   let mig =
