@@ -131,6 +131,31 @@ export declare class BindingVectorStore {
   deleteVector(name: string, id: string): Promise<boolean>
 }
 
+/** A committed workflow graph (checked when built: ids, functions, schemas). */
+export declare class BindingWorkflow {
+  constructor(definitionJson: string)
+}
+
+/** The JS side of every workflow's functions: `dispatch(callJson)` answers JSON. */
+export declare class BindingWorkflowHost {
+  constructor(dispatch: (call: string) => Promise<string>)
+}
+
+/** One execution in progress. */
+export declare class BindingWorkflowRun {
+  /** The next batch of events as a JSON array, or `null` when the run has ended. */
+  next(): Promise<string | null>
+  result(): Promise<string>
+  /** Stops waiting on in-flight steps (their abort signals fire in JS) and ends the run. */
+  abort(): void
+  /** `getStepResult(stepId)`: the output of a completed step as JSON, or `null`. */
+  stepResult(stepId: string): string | null
+  /** The request context stored when the run started, as JSON (`null`: none was given). */
+  requestContext(): string | null
+  /** `getInitData()`: the run's input as JSON. */
+  initData(): string
+}
+
 export interface BindingEmbeddings {
   /** All vectors, one after another (`count × dimension` values). */
   vectors: Float32Array
@@ -186,8 +211,26 @@ export interface BindingTlsOptions {
   ca?: string
 }
 
+/** Marks a running or suspended run canceled (false: it had already ended). */
+export declare function cancelWorkflowRun(storage: BindingStorage, workflowName: string, runId: string): Promise<boolean>
+
+/** Deletes a stored run and its step records. */
+export declare function deleteWorkflowRun(storage: BindingStorage, workflowName: string, runId: string): Promise<boolean>
+
+/**
+ * Starts, resumes or restarts a run. The handle's `result()` resolves with
+ * `{ ok: WorkflowResult }` or `{ error: { code, message } }`.
+ */
+export declare function executeWorkflow(workflow: BindingWorkflow, host: BindingWorkflowHost, storage: BindingStorage, argsJson: string): BindingWorkflowRun
+
 /** Titles `threadId` with `model` when it has no title yet; resolves to the new title or null. */
 export declare function generateThreadTitle(model: BindingModel, storage: BindingStorage, threadId: string, options: BindingTitleOptions): Promise<string | null>
+
+/** `getWorkflowRunById`: Mastra's `WorkflowState` as JSON, or `null`. */
+export declare function getWorkflowRun(storage: BindingStorage, workflowName: string, runId: string): Promise<string | null>
+
+/** `listWorkflowRuns`: `{ runs: [{ workflowName, runId, snapshot, … }], total }` as JSON. */
+export declare function listWorkflowRuns(storage: BindingStorage, queryJson: string): Promise<string>
 
 /**
  * Starts one agent run. Invalid options do not throw: the run ends at once with the error in

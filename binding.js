@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { BindingEmbedder, BindingModel, BindingPgVector, BindingRun, BindingSemanticRecall, BindingStorage, BindingToolHost, BindingVectorStore, generateThreadTitle, startRun } = nativeBinding
+const { BindingEmbedder, BindingModel, BindingPgVector, BindingRun, BindingSemanticRecall, BindingStorage, BindingToolHost, BindingVectorStore, BindingWorkflow, BindingWorkflowHost, BindingWorkflowRun, cancelWorkflowRun, deleteWorkflowRun, executeWorkflow, generateThreadTitle, getWorkflowRun, listWorkflowRuns, startRun } = nativeBinding
 export { BindingEmbedder }
 export { BindingModel }
 export { BindingPgVector }
@@ -782,6 +782,14 @@ export { BindingSemanticRecall }
 export { BindingStorage }
 export { BindingToolHost }
 export { BindingVectorStore }
+export { BindingWorkflow }
+export { BindingWorkflowHost }
+export { BindingWorkflowRun }
+export { cancelWorkflowRun }
+export { deleteWorkflowRun }
+export { executeWorkflow }
 export { generateThreadTitle }
+export { getWorkflowRun }
+export { listWorkflowRuns }
 export { startRun }
 export const __napiBindingTarget = __napiLoadedBindingTarget

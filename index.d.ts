@@ -16,3 +16,5 @@ export { LibSQLStore, PostgresStore } from './ts/storage.js';
 export { Memory } from './ts/memory.js';
 export type { StorageThread, MastraDBMessage, MemoryOptions } from './ts/memory.js';
 export { ModelRouterEmbeddingModel } from './ts/embedding.js';
+export { createWorkflow, createStep, Workflow, Run, WorkflowRunOutput } from './ts/workflows.js';
+export type { Step, StepConfig, StepExecutionContext, WorkflowConfig, WorkflowResult, WorkflowRunStatus, WorkflowStreamEvent, StartOptions, ResumeOptions } from './ts/workflows.js';

@@ -1,15 +1,17 @@
-// The central registry: agents, storage and vectors. Later issues add workflows and MCP servers.
+// The central registry: agents, workflows, storage and vectors. A later issue adds MCP servers.
 
 import type { Agent } from './agent.js'
 import { LumosError } from './errors.js'
 import type { LumosStorage } from './storage.js'
 import type { PgVector } from './pgvector.js'
 import type { LibSQLVector } from './vector.js'
+import type { Workflow } from './workflows.js'
 
 export interface MastraConfig {
   agents?: Record<string, Agent>
   vectors?: Record<string, LibSQLVector | PgVector>
-  /** Used by every agent Memory created without its own `storage`. */
+  workflows?: Record<string, Workflow>
+  /** Used by every agent Memory created without its own `storage`, and by every registered workflow's runs. */
   storage?: LumosStorage
   logger?: unknown
   [key: string]: unknown
@@ -20,13 +22,16 @@ export class Mastra {
   readonly #logger: unknown
   readonly #vectors: Record<string, LibSQLVector | PgVector>
   readonly #storage: LumosStorage | undefined
+  readonly #workflows: Record<string, Workflow>
 
   constructor(config: MastraConfig = {}) {
     this.#agents = { ...(config.agents ?? {}) }
     this.#logger = config.logger
     this.#vectors = { ...(config.vectors ?? {}) }
     this.#storage = config.storage
+    this.#workflows = { ...(config.workflows ?? {}) }
     for (const agent of Object.values(this.#agents)) agent.__registerMastra?.(this)
+    for (const workflow of Object.values(this.#workflows)) workflow.__registerMastra(this)
   }
 
   getAgent(key: string): Agent {
@@ -48,6 +53,32 @@ export class Mastra {
   addAgent(agent: Agent, key = agent.id): void {
     this.#agents[key] = agent
     agent.__registerMastra?.(this)
+  }
+
+  getWorkflow(key: string): Workflow {
+    const workflow = this.#workflows[key]
+    if (!workflow) throw new LumosError('WORKFLOW_NOT_FOUND', `Workflow with name ${key} not found. Registered workflows: ${Object.keys(this.#workflows).join(', ') || '(none)'}`)
+    return workflow
+  }
+
+  getWorkflowById(id: string): Workflow {
+    const workflow = Object.values(this.#workflows).find((w) => w.id === id) ?? this.#workflows[id]
+    if (!workflow) throw new LumosError('WORKFLOW_NOT_FOUND', `Workflow with id ${id} not found`)
+    return workflow
+  }
+
+  listWorkflows(): Record<string, Workflow> {
+    return { ...this.#workflows }
+  }
+
+  addWorkflow(workflow: Workflow, key = workflow.id): void {
+    this.#workflows[key] = workflow
+    workflow.__registerMastra(this)
+  }
+
+  /** Continues every registered workflow's runs left `running` by a process that died. */
+  async restartAllActiveWorkflowRuns(): Promise<void> {
+    await Promise.all(Object.values(this.#workflows).map((w) => w.restartAllActiveWorkflowRuns()))
   }
 
   getVector(name: string): LibSQLVector | PgVector {

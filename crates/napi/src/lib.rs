@@ -14,6 +14,7 @@ mod run;
 mod storage;
 mod title;
 mod vector;
+mod workflow;
 
 pub use embedder::BindingEmbedder;
 pub use model::BindingModel;
@@ -22,6 +23,7 @@ pub use recall::BindingSemanticRecall;
 pub use run::{BindingRun, BindingToolHost};
 pub use storage::BindingStorage;
 pub use vector::BindingVectorStore;
+pub use workflow::{BindingWorkflow, BindingWorkflowHost, BindingWorkflowRun};
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;

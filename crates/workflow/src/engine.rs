@@ -114,6 +114,8 @@ struct LiveInner {
   latest: HashMap<String, String>,
   state: Value,
   input: Value,
+  /// The request context stored when the run started (what a resume without one sees).
+  request_context: Option<Value>,
 }
 
 impl LiveRun {
@@ -136,6 +138,10 @@ impl LiveRun {
     self.lock().input.clone()
   }
 
+  pub fn request_context(&self) -> Option<Value> {
+    self.lock().request_context.clone()
+  }
+
   fn record(&self, key: &str) -> Option<Value> {
     self.lock().records.get(key).cloned()
   }
@@ -151,11 +157,18 @@ impl LiveRun {
     g.records.insert(key.to_string(), record);
   }
 
-  fn load(&self, records: Vec<WorkflowStepRecord>, input: Value, state: Value) {
+  fn load(
+    &self,
+    records: Vec<WorkflowStepRecord>,
+    input: Value,
+    state: Value,
+    request_context: Option<Value>,
+  ) {
     let mut g = self.lock();
     *g = LiveInner {
       input,
       state,
+      request_context,
       ..LiveInner::default()
     };
     drop(g);
@@ -1018,14 +1031,14 @@ impl Engine {
             resource_id: ex.resource_id.clone(),
             input: input.clone(),
             state: initial_state.clone(),
-            request_context,
+            request_context: request_context.clone(),
           })
           .await?;
         let epoch = match claim {
           Claim::Claimed { epoch } => epoch,
           Claim::Refused { status } => return Err(refused(&run_id, status, "new")),
         };
-        ex.live.load(Vec::new(), input.clone(), initial_state);
+        ex.live.load(Vec::new(), input.clone(), initial_state, request_context);
         (epoch, input)
       }
       Mode::Resume {
@@ -1052,7 +1065,7 @@ impl Engine {
         let Some((run, records)) = self.store.load_workflow_run(&name, &run_id).await? else {
           return Err(refused(&run_id, None, "suspended"));
         };
-        ex.live.load(records, run.input.clone(), run.state);
+        ex.live.load(records, run.input.clone(), run.state, run.request_context);
         resume_data = data;
         (epoch, run.input)
       }
@@ -1068,7 +1081,7 @@ impl Engine {
         let Some((run, records)) = self.store.load_workflow_run(&name, &run_id).await? else {
           return Err(refused(&run_id, None, "running"));
         };
-        ex.live.load(records, run.input.clone(), run.state);
+        ex.live.load(records, run.input.clone(), run.state, run.request_context);
         (epoch, run.input)
       }
     };
@@ -1153,25 +1166,6 @@ impl Engine {
       &records,
     ))
   }
-
-  /// `run.cancel()`: marks a running or suspended run `canceled` and takes it from whoever
-  /// runs it (their next commit is refused). Returns false when the run had already ended.
-  pub async fn cancel(&self, workflow_name: &str, run_id: &str) -> Result<bool> {
-    match self
-      .store
-      .claim_workflow_run(
-        workflow_name,
-        run_id,
-        lumos_store::ACTIVE_RUN_STATUSES,
-        "canceled",
-      )
-      .await?
-    {
-      Claim::Claimed { .. } => Ok(true),
-      Claim::Refused { status: None } => Err(refused(run_id, None, "running")),
-      Claim::Refused { .. } => Ok(false),
-    }
-  }
 }
 
 fn taken_over(run_id: &str) -> WorkflowError {
@@ -1247,4 +1241,22 @@ fn resume_targets(
     ));
   }
   Ok(chosen.into_iter().map(str::to_string).collect())
+}
+
+/// `run.cancel()`: marks a running or suspended run `canceled` and takes it from whoever runs
+/// it (their next commit is refused). Returns false when the run had already ended.
+pub async fn cancel_run(store: &dyn Storage, workflow_name: &str, run_id: &str) -> Result<bool> {
+  match store
+    .claim_workflow_run(
+      workflow_name,
+      run_id,
+      lumos_store::ACTIVE_RUN_STATUSES,
+      "canceled",
+    )
+    .await?
+  {
+    Claim::Claimed { .. } => Ok(true),
+    Claim::Refused { status: None } => Err(refused(run_id, None, "running")),
+    Claim::Refused { .. } => Ok(false),
+  }
 }

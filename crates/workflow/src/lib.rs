@@ -7,6 +7,8 @@ pub mod error;
 pub mod graph;
 pub mod view;
 
-pub use engine::{Answer, CallPayload, Engine, EventSink, Execution, Host, LiveRun, Mode};
+pub use engine::{
+  Answer, CallPayload, Engine, EventSink, Execution, Host, LiveRun, Mode, cancel_run,
+};
 pub use error::{Result, WorkflowError};
 pub use graph::{Node, RetryConfig, StepKind, StepNode, WorkflowDef};

@@ -469,7 +469,11 @@ async fn failures_retries_cancel(store: Arc<dyn Storage>) {
     while host.calls("slow") == 0 {
       tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    assert!(rig.engine().cancel("slow", "k1").await.unwrap());
+    assert!(
+      lumos_workflow::cancel_run(&*store, "slow", "k1")
+        .await
+        .unwrap()
+    );
     cancel.cancel();
   };
   let (r, ()) = tokio::join!(run, canceller);
@@ -481,7 +485,9 @@ async fn failures_retries_cancel(store: Arc<dyn Storage>) {
     .unwrap();
   assert_eq!(run.status, "canceled");
   assert!(
-    !rig.engine().cancel("slow", "k1").await.unwrap(),
+    !lumos_workflow::cancel_run(&*store, "slow", "k1")
+      .await
+      .unwrap(),
     "an ended run is not cancelled again"
   );
 }

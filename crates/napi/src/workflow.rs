@@ -1,0 +1,326 @@
+//! Workflows: `BindingWorkflow` (a committed graph), `BindingWorkflowHost` (the facade's
+//! dispatcher that runs step bodies), `executeWorkflow` (one start/resume/restart on tokio,
+//! with a `BindingWorkflowRun` handle for events and the result) and the stored-run queries.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use lumos_store::{ListWorkflowRunsQuery, StoreError};
+use lumos_workflow::{Engine, Execution, Host, LiveRun, Mode, WorkflowDef, WorkflowError, view};
+use napi::bindgen_prelude::{Function, Promise};
+use napi_derive::napi;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{coded, internal};
+use crate::js_tool::ToolDispatchFn;
+use crate::storage::BindingStorage;
+
+fn wf_err(e: WorkflowError) -> napi::Error {
+  coded(e.code, e.message)
+}
+
+fn store_err(e: StoreError) -> napi::Error {
+  coded(e.code(), e.to_string())
+}
+
+/// Calls the facade's dispatcher; a JS failure to even run it becomes `Err(reason)`.
+struct JsWorkflowHost(Arc<ToolDispatchFn>);
+
+impl Host for JsWorkflowHost {
+  fn call(&self, payload: String) -> BoxFuture<'static, Result<String, String>> {
+    let dispatch = self.0.clone();
+    Box::pin(async move {
+      let promise = dispatch
+        .call_async_catch(payload)
+        .await
+        .map_err(|e| e.reason.clone())?;
+      promise.await.map_err(|e| e.reason.clone())
+    })
+  }
+}
+
+/// The JS side of every workflow's functions: `dispatch(callJson)` answers JSON.
+#[napi]
+pub struct BindingWorkflowHost {
+  host: Arc<JsWorkflowHost>,
+}
+
+#[napi]
+impl BindingWorkflowHost {
+  #[napi(constructor)]
+  pub fn new(
+    #[napi(ts_arg_type = "(call: string) => Promise<string>")] dispatch: Function<
+      String,
+      Promise<String>,
+    >,
+  ) -> napi::Result<Self> {
+    let tsfn: ToolDispatchFn = dispatch
+      .build_threadsafe_function()
+      .weak::<true>()
+      .callee_handled::<false>()
+      .build()?;
+    Ok(BindingWorkflowHost {
+      host: Arc::new(JsWorkflowHost(Arc::new(tsfn))),
+    })
+  }
+}
+
+/// A committed workflow graph (checked when built: ids, functions, schemas).
+#[napi]
+pub struct BindingWorkflow {
+  def: Arc<WorkflowDef>,
+}
+
+#[napi]
+impl BindingWorkflow {
+  #[napi(constructor)]
+  pub fn new(definition_json: String) -> napi::Result<Self> {
+    Ok(BindingWorkflow {
+      def: WorkflowDef::parse(&definition_json).map_err(wf_err)?,
+    })
+  }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExecuteArgs {
+  run_id: String,
+  #[serde(default)]
+  resource_id: Option<String>,
+  mode: String,
+  #[serde(default)]
+  input_data: Value,
+  #[serde(default)]
+  initial_state: Option<Value>,
+  #[serde(default)]
+  request_context: Option<Value>,
+  #[serde(default)]
+  steps: Vec<String>,
+  #[serde(default)]
+  resume_data: Value,
+  #[serde(default)]
+  for_each_index: Option<u64>,
+  #[serde(default)]
+  stream: bool,
+}
+
+/// One execution in progress.
+#[napi]
+pub struct BindingWorkflowRun {
+  cancel: CancellationToken,
+  events: Option<Arc<Mutex<mpsc::UnboundedReceiver<Value>>>>,
+  result: watch::Receiver<Option<Arc<String>>>,
+  live: Arc<LiveRun>,
+}
+
+/// Starts, resumes or restarts a run. The handle's `result()` resolves with
+/// `{ ok: WorkflowResult }` or `{ error: { code, message } }`.
+#[napi]
+pub fn execute_workflow(
+  workflow: &BindingWorkflow,
+  host: &BindingWorkflowHost,
+  storage: &BindingStorage,
+  args_json: String,
+) -> napi::Result<BindingWorkflowRun> {
+  let args: ExecuteArgs = serde_json::from_str(&args_json).map_err(|e| {
+    coded(
+      "WORKFLOW_INVALID_INPUT",
+      format!("invalid run arguments: {e}"),
+    )
+  })?;
+  let mode = match args.mode.as_str() {
+    "start" => Mode::Start {
+      input: args.input_data,
+      initial_state: args.initial_state.unwrap_or_else(|| json!({})),
+      request_context: args.request_context,
+    },
+    "resume" => Mode::Resume {
+      steps: args.steps,
+      resume_data: args.resume_data,
+      for_each_index: args.for_each_index,
+    },
+    "restart" => Mode::Restart,
+    other => {
+      return Err(coded(
+        "WORKFLOW_INVALID_INPUT",
+        format!("unknown run mode '{other}'"),
+      ));
+    }
+  };
+  let (events_tx, events_rx) = if args.stream {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (Some(tx), Some(Arc::new(Mutex::new(rx))))
+  } else {
+    (None, None)
+  };
+  let cancel = CancellationToken::new();
+  let live = Arc::new(LiveRun::default());
+  let (result_tx, result_rx) = watch::channel(None);
+  let engine = Engine {
+    store: storage.inner.clone(),
+    host: host.host.clone(),
+  };
+  let execution = Execution {
+    workflow: workflow.def.clone(),
+    run_id: args.run_id,
+    resource_id: args.resource_id,
+    mode,
+    events: events_tx,
+    cancel: cancel.clone(),
+    live: live.clone(),
+  };
+  napi::bindgen_prelude::spawn(async move {
+    let text = match engine.execute(execution).await {
+      Ok(result) => json!({ "ok": result }).to_string(),
+      Err(e) => json!({ "error": { "code": e.code, "message": e.message } }).to_string(),
+    };
+    let _ = result_tx.send(Some(Arc::new(text)));
+  });
+  Ok(BindingWorkflowRun {
+    cancel,
+    events: events_rx,
+    result: result_rx,
+    live,
+  })
+}
+
+/// Largest event batch handed to JS at once, in bytes of JSON.
+const MAX_BATCH_BYTES: usize = 1 << 20;
+
+#[napi]
+impl BindingWorkflowRun {
+  /// The next batch of events as a JSON array, or `null` when the run has ended.
+  #[napi]
+  pub async fn next(&self) -> napi::Result<Option<String>> {
+    let Some(rx) = &self.events else {
+      return Ok(None);
+    };
+    let mut rx = rx.lock().await;
+    let Some(first) = rx.recv().await else {
+      return Ok(None);
+    };
+    let mut batch = String::from("[");
+    batch.push_str(&first.to_string());
+    while batch.len() < MAX_BATCH_BYTES {
+      match rx.try_recv() {
+        Ok(more) => {
+          batch.push(',');
+          batch.push_str(&more.to_string());
+        }
+        Err(_) => break,
+      }
+    }
+    batch.push(']');
+    Ok(Some(batch))
+  }
+
+  #[napi]
+  pub async fn result(&self) -> napi::Result<String> {
+    let mut rx = self.result.clone();
+    let value = rx
+      .wait_for(Option::is_some)
+      .await
+      .map_err(|_| internal("the workflow run ended without a result"))?;
+    Ok(
+      value
+        .as_ref()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default(),
+    )
+  }
+
+  /// Stops waiting on in-flight steps (their abort signals fire in JS) and ends the run.
+  #[napi]
+  pub fn abort(&self) {
+    self.cancel.cancel();
+  }
+
+  /// `getStepResult(stepId)`: the output of a completed step as JSON, or `null`.
+  #[napi]
+  pub fn step_result(&self, step_id: String) -> Option<String> {
+    self.live.step_output(&step_id).map(|v| v.to_string())
+  }
+
+  /// The request context stored when the run started, as JSON (`null`: none was given).
+  #[napi]
+  pub fn request_context(&self) -> Option<String> {
+    self.live.request_context().map(|v| v.to_string())
+  }
+
+  /// `getInitData()`: the run's input as JSON.
+  #[napi]
+  pub fn init_data(&self) -> String {
+    self.live.input().to_string()
+  }
+}
+
+/// Marks a running or suspended run canceled (false: it had already ended).
+#[napi]
+pub async fn cancel_workflow_run(
+  storage: &BindingStorage,
+  workflow_name: String,
+  run_id: String,
+) -> napi::Result<bool> {
+  lumos_workflow::cancel_run(&*storage.inner, &workflow_name, &run_id)
+    .await
+    .map_err(wf_err)
+}
+
+/// `getWorkflowRunById`: Mastra's `WorkflowState` as JSON, or `null`.
+#[napi]
+pub async fn get_workflow_run(
+  storage: &BindingStorage,
+  workflow_name: String,
+  run_id: String,
+) -> napi::Result<Option<String>> {
+  let found = storage
+    .inner
+    .load_workflow_run(&workflow_name, &run_id)
+    .await
+    .map_err(store_err)?;
+  Ok(found.map(|(run, records)| view::stored_run(&run, &records).to_string()))
+}
+
+/// `listWorkflowRuns`: `{ runs: [{ workflowName, runId, snapshot, … }], total }` as JSON.
+#[napi]
+pub async fn list_workflow_runs(
+  storage: &BindingStorage,
+  query_json: String,
+) -> napi::Result<String> {
+  let query: ListWorkflowRunsQuery = serde_json::from_str(&query_json).map_err(|e| {
+    coded(
+      "WORKFLOW_INVALID_INPUT",
+      format!("invalid listWorkflowRuns arguments: {e}"),
+    )
+  })?;
+  let store = &storage.inner;
+  let page = store.list_workflow_runs(query).await.map_err(store_err)?;
+  let mut runs = Vec::with_capacity(page.runs.len());
+  for run in &page.runs {
+    let records = store
+      .load_workflow_run(&run.workflow_name, &run.run_id)
+      .await
+      .map_err(store_err)?
+      .map(|(_, r)| r)
+      .unwrap_or_default();
+    runs.push(view::listed_run(run, &records));
+  }
+  Ok(json!({ "runs": runs, "total": page.total }).to_string())
+}
+
+/// Deletes a stored run and its step records.
+#[napi]
+pub async fn delete_workflow_run(
+  storage: &BindingStorage,
+  workflow_name: String,
+  run_id: String,
+) -> napi::Result<bool> {
+  storage
+    .inner
+    .delete_workflow_run(&workflow_name, &run_id)
+    .await
+    .map_err(store_err)
+}
