@@ -136,9 +136,14 @@ export declare class BindingWorkflow {
   constructor(definitionJson: string)
 }
 
-/** The JS side of every workflow's functions: `dispatch(callJson)` answers JSON. */
+/**
+ * The JS side of every workflow's functions: `dispatch('{ callId, call }')` runs the function
+ * and answers with `answer(callId, json)`.
+ */
 export declare class BindingWorkflowHost {
-  constructor(dispatch: (call: string) => Promise<string>)
+  constructor(dispatch: (call: string) => void)
+  /** The answer (JSON) to call `call_id`; unknown ids (the run was canceled) are ignored. */
+  answer(callId: number, answer: string): void
 }
 
 /** One execution in progress. */

@@ -164,9 +164,18 @@ function requestContextOf(live: LiveRun): RequestContext {
   return live.requestContext
 }
 
-async function dispatch(text: string): Promise<string> {
+/** The engine's call `{ callId, call }`: runs the function and answers through the host. */
+function dispatch(text: string): void {
+  // The engine writes this text; it always parses.
+  const { callId, call } = JSON.parse(text) as { callId: number; call: HostCall }
+  runCall(call).then(
+    (answer) => host?.answer(callId, answer),
+    (err) => host?.answer(callId, JSON.stringify({ status: 'failed', error: errorData(err) })),
+  )
+}
+
+async function runCall(call: HostCall): Promise<string> {
   try {
-    const call = JSON.parse(text) as HostCall
     const entry = tables.get(call.handle)?.[call.func]
     if (!entry) throw new LumosError('WORKFLOW_HOST_FAILED', `no function ${call.func} for workflow '${call.workflowId}' (was the workflow committed in this process?)`)
     const live = liveRuns.get(call.runId)

@@ -2,20 +2,22 @@
 //! dispatcher that runs step bodies), `executeWorkflow` (one start/resume/restart on tokio,
 //! with a `BindingWorkflowRun` handle for events and the result) and the stored-run queries.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 
 use futures::future::BoxFuture;
 use lumos_store::{ListWorkflowRunsQuery, StoreError};
 use lumos_workflow::{Engine, Execution, Host, LiveRun, Mode, WorkflowDef, WorkflowError, view};
-use napi::bindgen_prelude::{Function, Promise};
+use napi::bindgen_prelude::Function;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::{Mutex, mpsc, watch};
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{coded, internal};
-use crate::js_tool::ToolDispatchFn;
 use crate::storage::BindingStorage;
 
 fn wf_err(e: WorkflowError) -> napi::Error {
@@ -26,23 +28,45 @@ fn store_err(e: StoreError) -> napi::Error {
   coded(e.code(), e.to_string())
 }
 
-/// Calls the facade's dispatcher; a JS failure to even run it becomes `Err(reason)`.
-struct JsWorkflowHost(Arc<ToolDispatchFn>);
+type WorkflowDispatchFn = ThreadsafeFunction<String, (), String, napi::Status, false, true>;
+
+/// Calls the facade's dispatcher with `{ callId, call }`; the facade answers through
+/// `BindingWorkflowHost.answer(callId, json)`. One hop to JS and one back per step — awaiting
+/// the dispatcher's returned Promise instead wakes the engine twice (the Promise, then its value).
+struct JsWorkflowHost {
+  dispatch: WorkflowDispatchFn,
+  pending: StdMutex<HashMap<i64, oneshot::Sender<String>>>,
+  next_id: AtomicI64,
+}
+
+impl JsWorkflowHost {
+  fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<i64, oneshot::Sender<String>>> {
+    self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+  }
+}
 
 impl Host for JsWorkflowHost {
   fn call(&self, payload: String) -> BoxFuture<'static, Result<String, String>> {
-    let dispatch = self.0.clone();
+    let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+    let (tx, rx) = oneshot::channel();
+    self.pending().insert(id, tx);
+    let status = self.dispatch.call(
+      format!("{{\"callId\":{id},\"call\":{payload}}}"),
+      ThreadsafeFunctionCallMode::NonBlocking,
+    );
+    if status != napi::Status::Ok {
+      self.pending().remove(&id);
+      return Box::pin(async move { Err(format!("the JS dispatcher could not be called ({status})")) });
+    }
     Box::pin(async move {
-      let promise = dispatch
-        .call_async_catch(payload)
-        .await
-        .map_err(|e| e.reason.clone())?;
-      promise.await.map_err(|e| e.reason.clone())
+      rx.await
+        .map_err(|_| "the JS dispatcher dropped the call".to_string())
     })
   }
 }
 
-/// The JS side of every workflow's functions: `dispatch(callJson)` answers JSON.
+/// The JS side of every workflow's functions: `dispatch('{ callId, call }')` runs the function
+/// and answers with `answer(callId, json)`.
 #[napi]
 pub struct BindingWorkflowHost {
   host: Arc<JsWorkflowHost>,
@@ -52,19 +76,28 @@ pub struct BindingWorkflowHost {
 impl BindingWorkflowHost {
   #[napi(constructor)]
   pub fn new(
-    #[napi(ts_arg_type = "(call: string) => Promise<string>")] dispatch: Function<
-      String,
-      Promise<String>,
-    >,
+    #[napi(ts_arg_type = "(call: string) => void")] dispatch: Function<String, ()>,
   ) -> napi::Result<Self> {
-    let tsfn: ToolDispatchFn = dispatch
+    let dispatch: WorkflowDispatchFn = dispatch
       .build_threadsafe_function()
       .weak::<true>()
       .callee_handled::<false>()
       .build()?;
     Ok(BindingWorkflowHost {
-      host: Arc::new(JsWorkflowHost(Arc::new(tsfn))),
+      host: Arc::new(JsWorkflowHost {
+        dispatch,
+        pending: StdMutex::new(HashMap::new()),
+        next_id: AtomicI64::new(1),
+      }),
     })
+  }
+
+  /// The answer (JSON) to call `call_id`; unknown ids (the run was canceled) are ignored.
+  #[napi]
+  pub fn answer(&self, call_id: i64, answer: String) {
+    if let Some(tx) = self.host.pending().remove(&call_id) {
+      let _ = tx.send(answer);
+    }
   }
 }
 

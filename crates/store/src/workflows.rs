@@ -35,6 +35,7 @@ pub struct WorkflowRun {
   /// Bumped by every claim; commits under an older epoch are refused.
   pub epoch: i64,
   pub created_at: i64,
+  /// Last change of status (claim, suspension, end); step commits leave the run row alone.
   pub updated_at: i64,
 }
 

@@ -157,10 +157,17 @@ impl WorkflowStore for PostgresStore {
       let text = to_json(&record.record)?;
       let state = state.as_ref().map(to_json).transpose()?;
       let mut client = self.client().await?;
+      // FOR SHARE holds off a claim (an UPDATE of the row) until this commit, without writing a
+      // new version of the run row for every step.
       let own = client
         .prepare_cached(
-          "UPDATE lumos_workflow_runs SET updated_at = $4, state = COALESCE($5, state)
-           WHERE workflow_name = $1 AND run_id = $2 AND epoch = $3",
+          "SELECT 1 FROM lumos_workflow_runs WHERE workflow_name = $1 AND run_id = $2 AND epoch = $3 FOR SHARE",
+        )
+        .await
+        .map_err(pg_err)?;
+      let set_state = client
+        .prepare_cached(
+          "UPDATE lumos_workflow_runs SET state = $3 WHERE workflow_name = $1 AND run_id = $2",
         )
         .await
         .map_err(pg_err)?;
@@ -172,12 +179,17 @@ impl WorkflowStore for PostgresStore {
         .await
         .map_err(pg_err)?;
       let tx = client.transaction().await.map_err(pg_err)?;
-      let n = tx
-        .execute(&own, &[&workflow_name, &run_id, &epoch, &now_ms(), &state])
+      let owned = tx
+        .query_opt(&own, &[&workflow_name, &run_id, &epoch])
         .await
         .map_err(pg_err)?;
-      if n != 1 {
+      if owned.is_none() {
         return Ok(false);
+      }
+      if let Some(state) = &state {
+        tx.execute(&set_state, &[&workflow_name, &run_id, state])
+          .await
+          .map_err(pg_err)?;
       }
       tx.execute(&put, &[&workflow_name, &run_id, &record.key, &text])
         .await

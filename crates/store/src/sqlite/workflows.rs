@@ -79,15 +79,21 @@ fn status_of(conn: &Connection, name: &str, run_id: &str) -> Result<Option<Strin
     .map_err(db_err)
 }
 
-fn owns(conn: &Connection, name: &str, run_id: &str, epoch: i64, now: i64) -> Result<bool> {
-  let n = conn
-    .prepare_cached(
-      "UPDATE lumos_workflow_runs SET updated_at = ?4 WHERE workflow_name = ?1 AND run_id = ?2 AND epoch = ?3",
-    )
-    .map_err(db_err)?
-    .execute(params![name, run_id, epoch, now])
-    .map_err(db_err)?;
-  Ok(n == 1)
+/// Whether `epoch` still owns the run. A read: the writer lock held by the caller's `BEGIN
+/// IMMEDIATE` keeps a claim from slipping in before its commit, and leaving the run row alone
+/// keeps a step commit to the pages of its one record.
+fn owns(conn: &Connection, name: &str, run_id: &str, epoch: i64) -> Result<bool> {
+  Ok(
+    conn
+      .prepare_cached(
+        "SELECT 1 FROM lumos_workflow_runs WHERE workflow_name = ?1 AND run_id = ?2 AND epoch = ?3",
+      )
+      .map_err(db_err)?
+      .query_row(params![name, run_id, epoch], |_| Ok(()))
+      .optional()
+      .map_err(db_err)?
+      .is_some(),
+  )
 }
 
 impl WorkflowStore for SqliteStore {
@@ -99,7 +105,7 @@ impl WorkflowStore for SqliteStore {
       let state = to_json(&run.state)?;
       let rc = run.request_context.as_ref().map(to_json).transpose()?;
       self
-        .write(move |conn| {
+        .write_small(move |conn| {
           let tx = immediate(conn)?;
           let (name, id) = (&run.workflow_name, &run.run_id);
           if let Some(status) = status_of(&tx, name, id)? {
@@ -146,7 +152,7 @@ impl WorkflowStore for SqliteStore {
       to.to_string(),
     );
     let from: Vec<String> = from.iter().map(|s| s.to_string()).collect();
-    Box::pin(self.write(move |conn| {
+    Box::pin(self.write_small(move |conn| {
       let tx = immediate(conn)?;
       let status = status_of(&tx, &name, &id)?;
       match status {
@@ -180,10 +186,9 @@ impl WorkflowStore for SqliteStore {
       let text = to_json(&record.record)?;
       let state = state.as_ref().map(to_json).transpose()?;
       self
-        .write(move |conn| {
+        .write_small(move |conn| {
           let tx = immediate(conn)?;
-          let now = now_ms();
-          if !owns(&tx, &name, &id, epoch, now)? {
+          if !owns(&tx, &name, &id, epoch)? {
             return Ok(false);
           }
           if let Some(state) = state {
@@ -221,7 +226,7 @@ impl WorkflowStore for SqliteStore {
       let error = update.error.as_ref().map(to_json).transpose()?;
       let state = update.state.as_ref().map(to_json).transpose()?;
       self
-        .write(move |conn| {
+        .write_small(move |conn| {
           let n = conn
             .prepare_cached(
               "UPDATE lumos_workflow_runs SET status = ?4, result = ?5, error = ?6, state = COALESCE(?7, state), updated_at = ?8
