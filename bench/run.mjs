@@ -8,6 +8,7 @@
 //                                         # vector store (opt-in) → RESULTS-S4.md
 //   node run.mjs --scenarios s3 [--s3-n N] [--s3-n-mastra N] [--s3-generates G] [--s3-batch B] [--s3-no-memvec] [--s3-no-probe]
 //                                         # agent memory (opt-in) → RESULTS-S3.md
+//   node run.mjs --scenarios s6 [--seconds S]  # durable workflows (opt-in) → RESULTS-S6.md
 //
 // The mock server runs in its own child process; every (scenario, framework) pair runs in a fresh
 // child process, one at a time (never in parallel). Results: a table on stdout, RESULTS.md (full
@@ -42,7 +43,7 @@ const only = (value('--only') ?? ALL_FRAMEWORKS.join(',')).split(',').map((s) =>
 for (const f of only) if (!ALL_FRAMEWORKS.includes(f)) throw new Error(`--only: unknown framework ${f} (known: ${ALL_FRAMEWORKS.join(', ')})`)
 const frameworks = ALL_FRAMEWORKS.filter((f) => only.includes(f))
 const scenarios = (value('--scenarios') ?? 's1,s2,s5').split(',').map((s) => s.trim())
-for (const s of scenarios) if (!['s1', 's2', 's3', 's4', 's5'].includes(s)) throw new Error(`--scenarios: unknown scenario ${s} (known: s1, s2, s3, s4, s5)`)
+for (const s of scenarios) if (!['s1', 's2', 's3', 's4', 's5', 's6'].includes(s)) throw new Error(`--scenarios: unknown scenario ${s} (known: s1, s2, s3, s4, s5, s6)`)
 const secondsOverride = value('--seconds') !== undefined ? Number(value('--seconds')) : undefined
 const coldRuns = Number(value('--runs') ?? (quick ? 5 : 15))
 const noWrite = flag('--no-write')
@@ -287,6 +288,16 @@ const reportHeader = (id, title, rows) => [
   `| command | \`cd bench && ${command}\` |`,
   `| load average before (1/5/15 min) | ${loadBefore.map((x) => x.toFixed(2)).join(' / ')}; CPU busy ${busyBefore === undefined ? '?' : `${(busyBefore * 100).toFixed(0)} %`} |`,
 ]
+
+// S6 (workflows) needs no mock server; it writes its own report (RESULTS-S6.md). See
+// lib/workflow-bench.mjs.
+if (scenarios.includes('s6')) {
+  const { runS6 } = await import('./lib/workflow-bench.mjs')
+  const header = reportHeader('S6', 'durable workflows', [`| @mastra/libsql | ${pkgOf('@mastra/libsql')} (with @mastra/core ${machine.mastra}) |`])
+  const s6 = await runS6({ benchDir, quick, frameworks, noWrite, header, log, seconds: secondsOverride })
+  const failed = ['seq20', 'par10'].some((k) => Object.values(s6[k] ?? {}).some((r) => r?.error))
+  if (scenarios.every((s) => s === 's6')) process.exit(failed ? 1 : 0)
+}
 
 // S4 (vector store) needs no mock server; it writes its own report (RESULTS-S4.md), linked from
 // RESULTS.md. See lib/vector-bench.mjs.
@@ -557,6 +568,8 @@ md.push('')
 md.push(`Every framework ran in its own child process, one at a time, against the mock server (another child process, zero added latency) over loopback HTTP/1.1 keep-alive. Ratios are plain quotients of the row's values (for throughput, a Mastra / Lumos below 1 means Lumos is faster).`)
 md.push('')
 md.push('S4 (vector store: upsert, QPS, recall@10, RSS; Lumos vs Mastra vs usearch) is run separately (`node run.mjs --scenarios s4`) and reported in [RESULTS-S4.md](RESULTS-S4.md).')
+md.push('')
+md.push('S6 (durable workflows: runs/s, CPU and bytes written per run; Lumos vs Mastra) is run separately (`node run.mjs --scenarios s6`) and reported in [RESULTS-S6.md](RESULTS-S6.md).')
 md.push('')
 if (targets.length) {
   md.push('## Targets (reported, not asserted)')

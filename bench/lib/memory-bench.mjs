@@ -2,43 +2,12 @@
 // runners/memory.mjs in a fresh child process, one at a time, against the mock server (chat
 // completions + embeddings). Results: RESULTS-S3.md (full) or .results/RESULTS-S3-quick.md, raw
 // JSON under .results/.
-import { spawn } from 'node:child_process'
 import os from 'node:os'
 import { join } from 'node:path'
-import { targetsSection, writeReport } from './report.mjs'
+import { f, g, runRunner, targetsSection, writeReport } from './report.mjs'
 import { S3_DATA, describeS3Data } from './memory-data.mjs'
 
 const NAMES = { lumos: 'Lumos', mastra: 'Mastra (@mastra/memory + @mastra/libsql)' }
-
-function runMemoryChild(benchDir, cfg, timeoutMs, script = 'memory.mjs', args = [JSON.stringify(cfg)]) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(benchDir, 'runners', script), ...args], { cwd: benchDir, stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.stderr.on('data', (d) => {
-      err += d
-      process.stderr.write(d)
-    })
-    const timer = setTimeout(() => {
-      err += `\n[bench] child timed out after ${timeoutMs} ms; killed`
-      child.kill('SIGKILL')
-    }, timeoutMs)
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer)
-      const line = out.split('\n').reverse().find((l) => l.startsWith('BENCH_RESULT '))
-      let result
-      try {
-        result = line ? JSON.parse(line.slice('BENCH_RESULT '.length)) : undefined
-      } catch {}
-      if (result?.error) result.error += `\n${err.slice(-2000)}`
-      resolve(result ?? { impl: cfg.impl, error: `child exited (code ${code}, signal ${signal}) without a result\n${err.slice(-3000)}` })
-    })
-  })
-}
-
-const f = (x, digits = 0) => (x === undefined || !Number.isFinite(x) ? '–' : x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }))
-const g = (x) => (x === undefined || !Number.isFinite(x) ? '–' : Math.abs(x) >= 100 ? f(x) : Math.abs(x) >= 10 ? f(x, 1) : Math.abs(x) >= 1 ? f(x, 2) : f(x, 3))
 
 /**
  * @param {{ benchDir: string, quick: boolean, frameworks: string[], port: number, noWrite: boolean,
@@ -64,7 +33,7 @@ export async function runS3(o) {
     results[c.key] = { config: c }
     for (const impl of c.impls) {
       o.log(`s3 ${c.key} (${f(c.n)} messages${c.vectorInMemory ? ', vectors in memory' : ''}) ${impl} …`)
-      const r = await runMemoryChild(o.benchDir, { ...base, impl, n: c.n, vectorInMemory: c.vectorInMemory }, 3_600_000)
+      const r = await runRunner(o.benchDir, 'memory.mjs', { ...base, impl, n: c.n, vectorInMemory: c.vectorInMemory }, 3_600_000, { echoStderr: true })
       r.loadAfter = os.loadavg()
       results[c.key][impl] = r
       if (r.error) o.log(`  ${impl} FAILED: ${r.error.split('\n')[0]}`)
@@ -75,7 +44,7 @@ export async function runS3(o) {
   // Diagnosis: the pieces of a memory-on generate, timed alone on a thread of nMain messages.
   if (o.frameworks.includes('lumos') && !o.noProbe) {
     o.log(`s3 probe (${f(nMain)} messages, Lumos) …`)
-    const r = await runMemoryChild(o.benchDir, { impl: 'lumos-probe' }, 900_000, 'memory-probe.mjs', [String(nMain)])
+    const r = await runRunner(o.benchDir, 'memory-probe.mjs', { impl: 'lumos-probe' }, 900_000, { args: [String(nMain)], echoStderr: true })
     r.loadAfter = os.loadavg()
     results.probe = r
     if (r.error) o.log(`  probe FAILED: ${r.error.split('\n')[0]}`)

@@ -2,39 +2,12 @@
 // pair runs runners/vector.mjs in a fresh child process, one at a time. The exact top-10 (the
 // recall oracle) is computed once per data set by an 'exact' child and cached under .results/.
 // Results: RESULTS-S4.md (full) or .results/RESULTS-S4-quick.md, raw JSON under .results/.
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { targetsSection, writeReport } from './report.mjs'
+import { f, g, runRunner, targetsSection, writeReport } from './report.mjs'
 import { DATA_DEFAULTS, describeData } from './vector-data.mjs'
 
 const NAMES = { lumos: 'Lumos', mastra: 'Mastra (@mastra/libsql)', usearch: 'usearch (npm)' }
-
-function runVectorChild(benchDir, cfg, timeoutMs) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(benchDir, 'runners', 'vector.mjs'), JSON.stringify(cfg)], { cwd: benchDir, stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.stderr.on('data', (d) => (err += d))
-    const timer = setTimeout(() => {
-      err += `\n[bench] child timed out after ${timeoutMs} ms; killed`
-      child.kill('SIGKILL')
-    }, timeoutMs)
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer)
-      const line = out.split('\n').reverse().find((l) => l.startsWith('BENCH_RESULT '))
-      let result
-      try {
-        result = line ? JSON.parse(line.slice('BENCH_RESULT '.length)) : undefined
-      } catch {}
-      resolve(result ?? { impl: cfg.impl, error: `child exited (code ${code}, signal ${signal}) without a result\n${err.slice(-3000)}` })
-    })
-  })
-}
-
-const f = (x, digits = 0) => (x === undefined || !Number.isFinite(x) ? '–' : x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }))
-const g = (x) => (x === undefined || !Number.isFinite(x) ? '–' : x >= 100 ? f(x) : x >= 10 ? f(x, 1) : x >= 1 ? f(x, 2) : f(x, 3))
 
 /**
  * @param {{ benchDir: string, quick: boolean, frameworks: string[], million: boolean, onlyMillion?: boolean, noWrite: boolean,
@@ -63,7 +36,7 @@ export async function runS4(o) {
     results[c.key] = { config: c }
     if (!existsSync(truthFile)) {
       o.log(`s4 ${c.key}: exact top-10 for ${c.q} queries over ${c.n} vectors (brute force, JS) …`)
-      const r = await runVectorChild(o.benchDir, { ...base, impl: 'exact' }, 900_000)
+      const r = await runRunner(o.benchDir, 'vector.mjs', { ...base, impl: 'exact' }, 900_000)
       results[c.key].exact = r
       if (r.error) {
         o.log(`  exact FAILED: ${r.error.split('\n')[0]}`)
@@ -74,7 +47,7 @@ export async function runS4(o) {
     for (const impl of c.impls) {
       o.log(`s4 ${c.key} ${impl} …`)
       // The 1M graph takes ~15 min to build on 2 cores.
-      const r = await runVectorChild(o.benchDir, { ...base, impl }, c.n >= 1_000_000 ? 3_600_000 : 900_000)
+      const r = await runRunner(o.benchDir, 'vector.mjs', { ...base, impl }, c.n >= 1_000_000 ? 3_600_000 : 900_000)
       results[c.key][impl] = r
       if (r.error) o.log(`  ${impl} FAILED: ${r.error.split('\n')[0]}`)
       else if (r.skipped) o.log(`  ${impl} skipped: ${r.skipped}`)
