@@ -1,11 +1,11 @@
 // S6 runner (workflows): one implementation and one workflow shape per child process. The parent
 // (lib/workflow-bench.mjs) passes one JSON argument:
-//   { impl: 'lumos' | 'mastra', shape: 'seq20' | 'par10', dir, warmupRuns, minRuns, seconds }
+//   { impl: 'lumos' | 'mastra', shape: 'seq20' | 'par10', concurrency, dir, warmupRuns, minRuns, seconds }
 // and reads the last stdout line starting with "BENCH_RESULT ".
 //
 // Lumos and Mastra run the same code; they differ only in where createWorkflow, createStep,
 // Mastra and LibSQLStore come from. Both write runs to a fresh SQLite file in `dir`. Measured over
-// the timed runs (one run at a time, each awaited): runs/s, CPU per run (process.cpuUsage, all
+// the timed runs (`concurrency` loops, each awaiting one run before starting the next): runs/s, CPU per run (process.cpuUsage, all
 // threads), bytes the process handed to write()/pwrite() per run (/proc/self/io `wchar`: every
 // byte SQLite wrote to the database, its WAL and journal), and how much the files grew.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
@@ -60,7 +60,8 @@ try {
     wf = createWorkflow({ id: 'par10', inputSchema: n, outputSchema: z.any() }).parallel(Array.from({ length: 10 }, (_, i) => step(`p${i}`)))
   }
   wf = wf.commit()
-  const dir = join(cfg.dir, `s6-${cfg.impl}-${cfg.shape}-${process.pid}`)
+  const concurrency = cfg.concurrency ?? 1
+  const dir = join(cfg.dir, `s6-${cfg.impl}-${cfg.shape}-c${concurrency}-${process.pid}`)
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
   const storage = new LibSQLStore({ id: 's6', url: `file:${join(dir, 'runs.db')}` })
@@ -82,10 +83,13 @@ try {
   const cpu0 = process.cpuUsage()
   const t0 = now()
   let runs = 0
-  while (runs < cfg.minRuns || now() - t0 < cfg.seconds * 1000) {
-    await once()
-    runs++
+  const loop = async () => {
+    while (runs < cfg.minRuns || now() - t0 < cfg.seconds * 1000) {
+      runs++
+      await once()
+    }
   }
+  await Promise.all(Array.from({ length: concurrency }, loop))
   const wallMs = now() - t0
   const cpu = cpuMs(process.cpuUsage(cpu0))
   const bytes1 = wchar()
@@ -94,6 +98,7 @@ try {
   finish({
     impl: cfg.impl,
     shape: cfg.shape,
+    concurrency,
     steps: expected,
     runs,
     wallMs,
