@@ -109,7 +109,7 @@ pub fn parse_messages(input: &Value) -> Result<Vec<Message>, LumosError> {
           other => {
             return Err(LumosError::invalid_input(format!(
               "messages[{i}] must be a string or a message object like {{ role: 'user', content: 'hi' }}, got {}",
-              type_name(other)
+              json_type_name(other)
             )));
           }
         }
@@ -119,7 +119,7 @@ pub fn parse_messages(input: &Value) -> Result<Vec<Message>, LumosError> {
     Value::Object(_) => Ok(vec![parse_message(input)?]),
     other => Err(LumosError::invalid_input(format!(
       "messages must be a string, a string[] or message objects, got {}",
-      type_name(other)
+      json_type_name(other)
     ))),
   }
 }
@@ -129,7 +129,8 @@ fn at_index(mut e: LumosError, i: usize) -> LumosError {
   e
 }
 
-fn type_name(v: &Value) -> &'static str {
+/// "a string", "an object", …: what a JSON value is, for error messages.
+pub fn json_type_name(v: &Value) -> &'static str {
   match v {
     Value::Null => "null",
     Value::Bool(_) => "a boolean",
@@ -197,7 +198,7 @@ fn parse_parts(content: &Value) -> Result<Vec<Part>, LumosError> {
     }
     other => Err(LumosError::invalid_input(format!(
       "message content must be a string or an array of parts, got {}",
-      type_name(other)
+      json_type_name(other)
     ))),
   }
 }

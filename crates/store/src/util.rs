@@ -21,19 +21,8 @@ pub(crate) fn check_metadata(
     Some(Value::Object(map)) => Ok(Some(map)),
     Some(other) => Err(StoreError::invalid(format!(
       "{what} metadata must be a JSON object (got {}); pass an object such as {{ \"key\": \"value\" }} or leave it out",
-      kind(&other)
+      lumos_core::message::json_type_name(&other)
     ))),
-  }
-}
-
-fn kind(v: &Value) -> &'static str {
-  match v {
-    Value::Null => "null",
-    Value::Bool(_) => "a boolean",
-    Value::Number(_) => "a number",
-    Value::String(_) => "a string",
-    Value::Array(_) => "an array",
-    Value::Object(_) => "an object",
   }
 }
 

@@ -98,6 +98,43 @@ pub struct ListWorkflowRunsQuery {
   pub per_page: Option<u32>,
 }
 
+/// A value a `listWorkflowRuns` filter compares a column with.
+pub(crate) enum FilterValue<'a> {
+  Text(&'a str),
+  Int(i64),
+}
+
+impl ListWorkflowRunsQuery {
+  /// The query's filters as `" WHERE col = <p1> AND …"` (empty without filters), `placeholder(n)`
+  /// writing the n-th (1-based) parameter in the backend's syntax, and their values in order.
+  pub(crate) fn where_clause(
+    &self,
+    placeholder: impl Fn(usize) -> String,
+  ) -> (String, Vec<FilterValue<'_>>) {
+    let candidates = [
+      ("workflow_name =", self.workflow_name.as_deref().map(FilterValue::Text)),
+      ("status =", self.status.as_deref().map(FilterValue::Text)),
+      ("resource_id =", self.resource_id.as_deref().map(FilterValue::Text)),
+      ("created_at >=", self.from_date.map(FilterValue::Int)),
+      ("created_at <=", self.to_date.map(FilterValue::Int)),
+    ];
+    let mut conds = Vec::new();
+    let mut values = Vec::new();
+    for (cond, value) in candidates {
+      if let Some(v) = value {
+        values.push(v);
+        conds.push(format!("{cond} {}", placeholder(values.len())));
+      }
+    }
+    let sql = if conds.is_empty() {
+      String::new()
+    } else {
+      format!(" WHERE {}", conds.join(" AND "))
+    };
+    (sql, values)
+  }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowRunPage {

@@ -531,7 +531,7 @@ impl Ctx {
                 "WORKFLOW_FOREACH_INPUT",
                 &format!(
                   "foreach step '{id}' needs an array as input, got {}",
-                  kind_of(&input)
+                  lumos_core::message::json_type_name(&input)
                 ),
               )),
               None,
@@ -944,17 +944,6 @@ fn truthy(v: &Value) -> bool {
     Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
     Value::String(s) => !s.is_empty(),
     _ => true,
-  }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-  match v {
-    Value::Null => "null",
-    Value::Bool(_) => "a boolean",
-    Value::Number(_) => "a number",
-    Value::String(_) => "a string",
-    Value::Array(_) => "an array",
-    Value::Object(_) => "an object",
   }
 }
 

@@ -284,32 +284,16 @@ impl WorkflowStore for PostgresStore {
 
   fn list_workflow_runs(&self, q: ListWorkflowRunsQuery) -> BoxFuture<'_, Result<WorkflowRunPage>> {
     Box::pin(async move {
-      let mut conds: Vec<String> = Vec::new();
-      let mut params: Vec<Param> = Vec::new();
-      let mut push = |cond: &str, v: Param| {
-        params.push(v);
-        conds.push(format!("{cond} ${}", params.len()));
-      };
-      if let Some(n) = &q.workflow_name {
-        push("workflow_name =", Box::new(n.clone()));
-      }
-      if let Some(s) = &q.status {
-        push("status =", Box::new(s.clone()));
-      }
-      if let Some(r) = &q.resource_id {
-        push("resource_id =", Box::new(r.clone()));
-      }
-      if let Some(d) = q.from_date {
-        push("created_at >=", Box::new(d));
-      }
-      if let Some(d) = q.to_date {
-        push("created_at <=", Box::new(d));
-      }
-      let where_sql = if conds.is_empty() {
-        String::new()
-      } else {
-        format!(" WHERE {}", conds.join(" AND "))
-      };
+      let (where_sql, values) = q.where_clause(|n| format!("${n}"));
+      let mut params: Vec<Param> = values
+        .into_iter()
+        .map(|v| -> Param {
+          match v {
+            FilterValue::Text(t) => Box::new(t.to_string()),
+            FilterValue::Int(n) => Box::new(n),
+          }
+        })
+        .collect();
       let mut client = self.client().await?;
       let tx = snapshot_tx(&mut client).await?;
       let row = tx

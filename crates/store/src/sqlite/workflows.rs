@@ -282,32 +282,14 @@ impl WorkflowStore for SqliteStore {
 
   fn list_workflow_runs(&self, q: ListWorkflowRunsQuery) -> BoxFuture<'_, Result<WorkflowRunPage>> {
     Box::pin(self.read(move |conn| {
-      let mut conds: Vec<String> = Vec::new();
-      let mut args: Vec<SqlValue> = Vec::new();
-      let mut push = |cond: &str, v: SqlValue| {
-        args.push(v);
-        conds.push(format!("{cond} ?{}", args.len()));
-      };
-      if let Some(n) = &q.workflow_name {
-        push("workflow_name =", SqlValue::Text(n.clone()));
-      }
-      if let Some(s) = &q.status {
-        push("status =", SqlValue::Text(s.clone()));
-      }
-      if let Some(r) = &q.resource_id {
-        push("resource_id =", SqlValue::Text(r.clone()));
-      }
-      if let Some(d) = q.from_date {
-        push("created_at >=", SqlValue::Integer(d));
-      }
-      if let Some(d) = q.to_date {
-        push("created_at <=", SqlValue::Integer(d));
-      }
-      let where_sql = if conds.is_empty() {
-        String::new()
-      } else {
-        format!(" WHERE {}", conds.join(" AND "))
-      };
+      let (where_sql, values) = q.where_clause(|n| format!("?{n}"));
+      let args: Vec<SqlValue> = values
+        .into_iter()
+        .map(|v| match v {
+          FilterValue::Text(t) => SqlValue::Text(t.to_string()),
+          FilterValue::Int(n) => SqlValue::Integer(n),
+        })
+        .collect();
       let tx = conn.transaction().map_err(db_err)?;
       let total: i64 = tx
         .query_row(
