@@ -1,6 +1,7 @@
 //! The napi binding: type conversion, JS callbacks and error mapping only. Logic lives in
 //! `lumos-core` and `lumos-providers`.
 
+mod batch;
 mod embedder;
 mod error;
 mod js_embedder;

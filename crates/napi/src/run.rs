@@ -10,15 +10,12 @@ use napi_derive::napi;
 use tokio::sync::{Mutex, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::error::internal;
 use crate::js_hook::{JsStopHook, StopHookFn};
+use crate::batch::{next_batch, wait_result};
 use crate::js_tool::{JsTool, ToolDispatchFn};
 use crate::model::BindingModel;
 use crate::recall::BindingSemanticRecall;
 use crate::storage::BindingStorage;
-
-/// Largest chunk batch handed to JS at once, in bytes of JSON.
-const MAX_BATCH_BYTES: usize = 1 << 20;
 
 /// The JS side of an agent's tools: `dispatch(callJson)` runs one call and answers JSON.
 #[napi]
@@ -225,40 +222,13 @@ impl BindingRun {
     let Some(rx) = &self.chunks else {
       return Ok(None);
     };
-    let mut rx = rx.lock().await;
-    let Some(first) = rx.recv().await else {
-      return Ok(None);
-    };
-    let mut batch = String::with_capacity(first.len() + 2);
-    batch.push('[');
-    batch.push_str(&first);
-    while batch.len() < MAX_BATCH_BYTES {
-      match rx.try_recv() {
-        Ok(more) => {
-          batch.push(',');
-          batch.push_str(&more);
-        }
-        Err(_) => break,
-      }
-    }
-    batch.push(']');
-    Ok(Some(batch))
+    Ok(next_batch(rx, |batch, chunk| batch.push_str(&chunk)).await)
   }
 
   /// The run's output as JSON (`RunOutput`), once it has finished.
   #[napi]
   pub async fn result(&self) -> napi::Result<String> {
-    let mut rx = self.result.clone();
-    let value = rx
-      .wait_for(Option::is_some)
-      .await
-      .map_err(|_| internal("the run ended without a result"))?;
-    Ok(
-      value
-        .as_ref()
-        .map(|s| s.as_str().to_string())
-        .unwrap_or_default(),
-    )
+    wait_result(&self.result, "run").await
   }
 
   /// Cancels the run: in-flight HTTP is dropped and tool calls are abandoned.

@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{coded, internal};
+use crate::batch::{next_batch, wait_result};
+use crate::error::coded;
 use crate::storage::BindingStorage;
 
 fn wf_err(e: WorkflowError) -> napi::Error {
@@ -220,9 +221,6 @@ pub fn execute_workflow(
   })
 }
 
-/// Largest event batch handed to JS at once, in bytes of JSON.
-const MAX_BATCH_BYTES: usize = 1 << 20;
-
 #[napi]
 impl BindingWorkflowRun {
   /// The next batch of events as a JSON array, or `null` when the run has ended.
@@ -231,38 +229,12 @@ impl BindingWorkflowRun {
     let Some(rx) = &self.events else {
       return Ok(None);
     };
-    let mut rx = rx.lock().await;
-    let Some(first) = rx.recv().await else {
-      return Ok(None);
-    };
-    let mut batch = String::from("[");
-    batch.push_str(&first.to_string());
-    while batch.len() < MAX_BATCH_BYTES {
-      match rx.try_recv() {
-        Ok(more) => {
-          batch.push(',');
-          batch.push_str(&more.to_string());
-        }
-        Err(_) => break,
-      }
-    }
-    batch.push(']');
-    Ok(Some(batch))
+    Ok(next_batch(rx, |batch, event: Value| batch.push_str(&event.to_string())).await)
   }
 
   #[napi]
   pub async fn result(&self) -> napi::Result<String> {
-    let mut rx = self.result.clone();
-    let value = rx
-      .wait_for(Option::is_some)
-      .await
-      .map_err(|_| internal("the workflow run ended without a result"))?;
-    Ok(
-      value
-        .as_ref()
-        .map(|s| s.as_str().to_string())
-        .unwrap_or_default(),
-    )
+    wait_result(&self.result, "workflow run").await
   }
 
   /// Stops waiting on in-flight steps (their abort signals fire in JS) and ends the run.
