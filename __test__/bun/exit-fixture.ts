@@ -1,8 +1,8 @@
-// Child process for smoke.test.ts: one tool-using run and one stream, then nothing — no
+// Child process for smoke.test.ts: one tool-using run, one stream and one workflow run, then nothing — no
 // process.exit(). Bun must exit on its own once the mock server is closed.
 import { z } from 'zod'
 
-import { Agent, createTool } from '../../index.js'
+import { Agent, createStep, createTool, createWorkflow } from '../../index.js'
 import { startMockProvider } from '../helpers/mock-provider.ts'
 
 const mock = await startMockProvider()
@@ -27,6 +27,12 @@ try {
   let streamed = ''
   for await (const chunk of stream.textStream) streamed += chunk
   if (streamed !== 'streamed text') throw new Error(`unexpected stream: ${streamed}`)
+  const n = z.object({ n: z.number() })
+  const wf = createWorkflow({ id: 'exit-wf', inputSchema: n, outputSchema: n })
+    .then(createStep({ id: 'inc', inputSchema: n, outputSchema: n, execute: async ({ inputData }: any) => ({ n: inputData.n + 1 }) }))
+    .commit()
+  const ran = await (await wf.createRun()).start({ inputData: { n: 1 } })
+  if (ran.status !== 'success' || ran.result?.n !== 2) throw new Error(`unexpected workflow result: ${JSON.stringify(ran)}`)
   console.log('exit-fixture ok')
 } finally {
   await mock.close()

@@ -4,10 +4,13 @@
 // support "best effort", so this is the check that backs our claim (style-anchors §2.9).
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { spawnSync } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 
-import { Agent, createTool } from '../../index.js'
+import { Agent, createStep, createTool, createWorkflow, LibSQLStore } from '../../index.js'
 import { startMockProvider, toolResultsIn, type MockProvider } from '../helpers/mock-provider.ts'
 
 let mock: MockProvider
@@ -89,6 +92,35 @@ test('stream: fullStream carries Mastra chunks (start … text-delta … finish)
   const deltas = chunks.filter((c) => c.type === 'text-delta')
   expect(deltas.length).toBeGreaterThan(1)
   expect(deltas.map((c) => c.payload.text).join('')).toBe(text)
+})
+
+test('workflow: steps, suspend and resume on a SQLite file, stream events', async () => {
+  const n = z.object({ n: z.number() })
+  const inc = createStep({ id: 'inc', inputSchema: n, outputSchema: n, execute: async ({ inputData }: any) => ({ n: inputData.n + 1 }) })
+  const gate = createStep({
+    id: 'gate',
+    inputSchema: n,
+    outputSchema: n,
+    resumeSchema: z.object({ add: z.number() }),
+    execute: async ({ inputData, resumeData, suspend }: any) => (resumeData ? { n: inputData.n + resumeData.add } : suspend({ at: inputData.n })),
+  })
+  const storage = new LibSQLStore({ id: 'bun-wf', url: `file:${join(mkdtempSync(join(tmpdir(), 'lumos-bun-wf-')), 'wf.db')}` })
+  const wf = createWorkflow({ id: 'bun-wf', inputSchema: n, outputSchema: n, storage }).then(inc).then(gate).commit()
+
+  const run = await wf.createRun()
+  const events: string[] = []
+  const out = run.stream({ inputData: { n: 1 } })
+  for await (const e of out.fullStream) events.push(e.type)
+  const first = await out.result
+  expect(first.status).toBe('suspended')
+  expect(first.suspendPayload).toEqual({ gate: { at: 2 } })
+  expect(events[0]).toBe('workflow-start')
+  expect(events.at(-1)).toBe('workflow-finish')
+
+  const done = await (await wf.createRun({ runId: run.runId })).resume({ step: 'gate', resumeData: { add: 10 } })
+  expect(done.status).toBe('success')
+  expect(done.result).toEqual({ n: 12 })
+  expect((await wf.getWorkflowRunById(run.runId))?.status).toBe('success')
 })
 
 test('a Bun process exits by itself after a run', () => {
