@@ -29,6 +29,12 @@ fn store_err(e: StoreError) -> napi::Error {
   coded(e.code(), e.to_string())
 }
 
+/// The facade's JSON arguments of `what`.
+fn parse_args<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> napi::Result<T> {
+  serde_json::from_str(json)
+    .map_err(|e| coded("WORKFLOW_INVALID_INPUT", format!("invalid {what} arguments: {e}")))
+}
+
 type WorkflowDispatchFn = ThreadsafeFunction<String, (), String, napi::Status, false, true>;
 
 /// Calls the facade's dispatcher with `{ callId, call }`; the facade answers through
@@ -159,12 +165,7 @@ pub fn execute_workflow(
   storage: &BindingStorage,
   args_json: String,
 ) -> napi::Result<BindingWorkflowRun> {
-  let args: ExecuteArgs = serde_json::from_str(&args_json).map_err(|e| {
-    coded(
-      "WORKFLOW_INVALID_INPUT",
-      format!("invalid run arguments: {e}"),
-    )
-  })?;
+  let args: ExecuteArgs = parse_args(&args_json, "run")?;
   let mode = match args.mode.as_str() {
     "start" => Mode::Start {
       input: args.input_data,
@@ -295,25 +296,13 @@ pub async fn list_workflow_runs(
   storage: &BindingStorage,
   query_json: String,
 ) -> napi::Result<String> {
-  let query: ListWorkflowRunsQuery = serde_json::from_str(&query_json).map_err(|e| {
-    coded(
-      "WORKFLOW_INVALID_INPUT",
-      format!("invalid listWorkflowRuns arguments: {e}"),
-    )
-  })?;
-  let store = &storage.inner;
-  let page = store.list_workflow_runs(query).await.map_err(store_err)?;
-  let mut runs = Vec::with_capacity(page.runs.len());
-  for run in &page.runs {
-    let records = store
-      .load_workflow_run(&run.workflow_name, &run.run_id)
-      .await
-      .map_err(store_err)?
-      .map(|(_, r)| r)
-      .unwrap_or_default();
-    runs.push(view::listed_run(run, &records));
-  }
-  Ok(json!({ "runs": runs, "total": page.total }).to_string())
+  let query: ListWorkflowRunsQuery = parse_args(&query_json, "listWorkflowRuns")?;
+  let page = storage
+    .inner
+    .list_workflow_runs(query)
+    .await
+    .map_err(store_err)?;
+  Ok(view::listed_page(&page).to_string())
 }
 
 /// Deletes a stored run and its step records.

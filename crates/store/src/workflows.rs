@@ -135,15 +135,16 @@ impl ListWorkflowRunsQuery {
   }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WorkflowRunPage {
-  pub runs: Vec<WorkflowRun>,
-  pub total: u64,
-}
-
 /// A run with its step records, in the order they were first written.
 pub type StoredWorkflowRun = (WorkflowRun, Vec<WorkflowStepRecord>);
+
+/// One page of `list_workflow_runs`: the runs with their records (read with them, in the same
+/// snapshot), and how many runs match in all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowRunPage {
+  pub runs: Vec<StoredWorkflowRun>,
+  pub total: u64,
+}
 
 /// Workflow run persistence; both backends implement it with the same semantics.
 pub trait WorkflowStore: Send + Sync {
@@ -188,7 +189,7 @@ pub trait WorkflowStore: Send + Sync {
     run_id: &'a str,
   ) -> BoxFuture<'a, Result<Option<StoredWorkflowRun>>>;
 
-  /// Runs, newest first, with the total matching count.
+  /// Runs, newest first, each with its step records, and the total matching count.
   fn list_workflow_runs(
     &self,
     query: ListWorkflowRunsQuery,

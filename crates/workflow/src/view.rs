@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use lumos_store::{WorkflowRun, WorkflowStepRecord};
+use lumos_store::{WorkflowRun, WorkflowRunPage, WorkflowStepRecord};
 
 /// Keys of a record the engine keeps for itself.
 const INTERNAL: &[&str] = &[
@@ -279,4 +279,14 @@ pub fn listed_run(run: &WorkflowRun, records: &[WorkflowStepRecord]) -> Value {
     "createdAt": iso(run.created_at),
     "updatedAt": iso(run.updated_at),
   })
+}
+
+/// `listWorkflowRuns()`: `{ runs: [listed_run…], total }`.
+pub fn listed_page(page: &WorkflowRunPage) -> Value {
+  let runs: Vec<Value> = page
+    .runs
+    .iter()
+    .map(|(run, records)| listed_run(run, records))
+    .collect();
+  json!({ "runs": runs, "total": page.total })
 }

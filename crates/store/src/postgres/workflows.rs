@@ -2,6 +2,8 @@
 //! lock makes a second claimer re-check the status after the first commits); step commits
 //! update the run row under its epoch first, which holds that lock until the record is in.
 
+use std::collections::HashMap;
+
 use futures::future::BoxFuture;
 use serde_json::Value;
 use tokio_postgres::Row;
@@ -42,6 +44,18 @@ fn run_from(row: &Row) -> Result<WorkflowRun> {
     updated_at: col(row, 11)?,
     run_id,
   })
+}
+
+/// A `(key, record, …)` row as a step record of `run_id`.
+fn record_from(row: &Row, run_id: &str) -> Result<WorkflowStepRecord> {
+  let key: String = col(row, 0)?;
+  let text: String = col(row, 1)?;
+  let record = serde_json::from_str(&text).map_err(|e| {
+    StoreError::Db(format!(
+      "stored step record '{key}' of run '{run_id}' is unreadable ({e})"
+    ))
+  })?;
+  Ok(WorkflowStepRecord { key, record })
 }
 
 impl WorkflowStore for PostgresStore {
@@ -267,17 +281,10 @@ impl WorkflowStore for PostgresStore {
         .await
         .map_err(pg_err)?;
       tx.commit().await.map_err(pg_err)?;
-      let mut records = Vec::with_capacity(rows.len());
-      for row in &rows {
-        let key: String = col(row, 0)?;
-        let text: String = col(row, 1)?;
-        let record = serde_json::from_str(&text).map_err(|e| {
-          StoreError::Db(format!(
-            "stored step record '{key}' of run '{run_id}' is unreadable ({e})"
-          ))
-        })?;
-        records.push(WorkflowStepRecord { key, record });
-      }
+      let records = rows
+        .iter()
+        .map(|row| record_from(row, run_id))
+        .collect::<Result<Vec<_>>>()?;
       Ok(Some((run, records)))
     })
   }
@@ -313,9 +320,41 @@ impl WorkflowStore for PostgresStore {
         params.len()
       );
       let rows = tx.query(&sql, &refs(&params)).await.map_err(pg_err)?;
+      let found = rows.iter().map(run_from).collect::<Result<Vec<_>>>()?;
+      // The page's records in one query, in the same snapshot as the runs.
+      let mut records: HashMap<(String, String), Vec<WorkflowStepRecord>> = HashMap::new();
+      let (names, ids): (Vec<&str>, Vec<&str>) = found
+        .iter()
+        .map(|r| (r.workflow_name.as_str(), r.run_id.as_str()))
+        .unzip();
+      if !found.is_empty() {
+        let rows = tx
+          .query(
+            "SELECT s.key, s.record, s.workflow_name, s.run_id FROM lumos_workflow_steps s
+             JOIN UNNEST($1::text[], $2::text[]) AS p(workflow_name, run_id)
+               ON s.workflow_name = p.workflow_name AND s.run_id = p.run_id
+             ORDER BY s.seq",
+            &[&names, &ids],
+          )
+          .await
+          .map_err(pg_err)?;
+        for row in &rows {
+          let (name, run_id): (String, String) = (col(row, 2)?, col(row, 3)?);
+          let record = record_from(row, &run_id)?;
+          records.entry((name, run_id)).or_default().push(record);
+        }
+      }
       tx.commit().await.map_err(pg_err)?;
+      let runs = found
+        .into_iter()
+        .map(|run| {
+          let key = (run.workflow_name.clone(), run.run_id.clone());
+          let r = records.remove(&key).unwrap_or_default();
+          (run, r)
+        })
+        .collect();
       Ok(WorkflowRunPage {
-        runs: rows.iter().map(run_from).collect::<Result<Vec<_>>>()?,
+        runs,
         total: total.max(0) as u64,
       })
     })

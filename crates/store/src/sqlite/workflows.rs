@@ -96,6 +96,27 @@ fn owns(conn: &Connection, name: &str, run_id: &str, epoch: i64) -> Result<bool>
   )
 }
 
+/// A run's step records, in the order they were first written.
+fn records_of(conn: &Connection, name: &str, run_id: &str) -> Result<Vec<WorkflowStepRecord>> {
+  let mut stmt = conn
+    .prepare_cached(
+      "SELECT key, record FROM lumos_workflow_steps WHERE workflow_name = ?1 AND run_id = ?2 ORDER BY seq",
+    )
+    .map_err(db_err)?;
+  let rows = stmt
+    .query_map(params![name, run_id], |r| {
+      Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })
+    .map_err(db_err)?;
+  let mut records = Vec::new();
+  for row in rows {
+    let (key, text) = row.map_err(db_err)?;
+    let record = parse_json(&text, || format!("step record '{key}' of run '{run_id}'"))?;
+    records.push(WorkflowStepRecord { key, record });
+  }
+  Ok(records)
+}
+
 impl WorkflowStore for SqliteStore {
   fn begin_workflow_run(&self, run: NewWorkflowRun) -> BoxFuture<'_, Result<Claim>> {
     Box::pin(async move {
@@ -260,21 +281,7 @@ impl WorkflowStore for SqliteStore {
         .map_err(db_err)?;
       let Some(raw) = raw else { return Ok(None) };
       let run = run_from(raw)?;
-      let mut stmt = tx
-        .prepare_cached(
-          "SELECT key, record FROM lumos_workflow_steps WHERE workflow_name = ?1 AND run_id = ?2 ORDER BY seq",
-        )
-        .map_err(db_err)?;
-      let rows = stmt
-        .query_map(params![name, id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-        .map_err(db_err)?;
-      let mut records = Vec::new();
-      for row in rows {
-        let (key, text) = row.map_err(db_err)?;
-        let record = parse_json(&text, || format!("step record '{key}' of run '{id}'"))?;
-        records.push(WorkflowStepRecord { key, record });
-      }
-      drop(stmt);
+      let records = records_of(&tx, &name, &id)?;
       tx.commit().map_err(db_err)?;
       Ok(Some((run, records)))
     }))
@@ -307,11 +314,17 @@ impl WorkflowStore for SqliteStore {
       let rows = stmt
         .query_map(params_from_iter(args.iter()), raw_run)
         .map_err(db_err)?;
-      let mut runs = Vec::new();
+      let mut found = Vec::new();
       for row in rows {
-        runs.push(run_from(row.map_err(db_err)?)?);
+        found.push(run_from(row.map_err(db_err)?)?);
       }
       drop(stmt);
+      // Same transaction, so each run and its records are from one snapshot.
+      let mut runs = Vec::with_capacity(found.len());
+      for run in found {
+        let records = records_of(&tx, &run.workflow_name, &run.run_id)?;
+        runs.push((run, records));
+      }
       tx.commit().map_err(db_err)?;
       Ok(WorkflowRunPage {
         runs,
