@@ -229,11 +229,7 @@ async function runCall(call: HostCall): Promise<string> {
     const input = await validate(step.inputSchema, call.inputData ?? {})
     if (!input.ok) throw new LumosError('WORKFLOW_STEP_INPUT_INVALID', `Step input validation failed for ${step.id}:\n${issuesToText(input.issues)}`)
     ctx.inputData = input.value
-    if (call.resumeData !== undefined && step.resumeSchema) {
-      const resume = await validate(step.resumeSchema, call.resumeData)
-      if (!resume.ok) throw new LumosError('WORKFLOW_RESUME_DATA_INVALID', `Invalid resume data for step ${step.id}:\n${issuesToText(resume.issues)}`)
-      ctx.resumeData = resume.value
-    }
+    // resumeData was checked against the step's resumeSchema (and parsed) by Run.resume.
     const output = await step.execute(ctx)
     if (suspended) return JSON.stringify({ status: 'suspended', payload: suspended.payload, ...stateOf() })
     if (bailed) return JSON.stringify({ status: 'bailed', output: bailed.output ?? null, ...stateOf() })
