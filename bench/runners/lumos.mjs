@@ -3,26 +3,24 @@
 // package linked into its node_modules). zod is taken from the root's node_modules — the copy the
 // Lumos facade itself loads — so the process holds one zod, as it would in a user's install.
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { pathToFileURL } from 'node:url'
 import { agentImpl } from '../lib/agent-scenarios.mjs'
 import { runChild } from '../lib/child.mjs'
+import { lumosEntry, lumosOverride, repoRoot } from '../lib/lumos-entry.mjs'
 
-const root = fileURLToPath(new URL('../../', import.meta.url))
 // LUMOS_BENCH_ENTRY=<file or specifier> benchmarks another build of the package instead.
-const override = process.env.LUMOS_BENCH_ENTRY
-const entry = override ? (override.startsWith('/') ? pathToFileURL(override).href : override) : pathToFileURL(`${root}index.js`).href
 
 function notBuilt() {
-  if (override) return undefined
-  if (!existsSync(`${root}index.js`)) return 'Lumos is not built: index.js is missing at the repository root (run `node scripts/setup.mjs` there)'
+  if (lumosOverride) return undefined
+  if (!existsSync(`${repoRoot}index.js`)) return 'Lumos is not built: index.js is missing at the repository root (run `node scripts/setup.mjs` there)'
   const addons = (dir) => (existsSync(dir) ? readdirSync(dir).some((f) => f.endsWith('.node')) : false)
-  const npmDirs = existsSync(`${root}npm`) ? readdirSync(`${root}npm`).map((d) => `${root}npm/${d}`) : []
-  if (!addons(root) && !npmDirs.some(addons)) return 'Lumos is not built: no native addon (*.node) at the repository root (run `node scripts/setup.mjs` there)'
+  const npmDirs = existsSync(`${repoRoot}npm`) ? readdirSync(`${repoRoot}npm`).map((d) => `${repoRoot}npm/${d}`) : []
+  if (!addons(repoRoot) && !npmDirs.some(addons)) return 'Lumos is not built: no native addon (*.node) at the repository root (run `node scripts/setup.mjs` there)'
   return undefined
 }
 
 function zodEntry() {
-  const dir = `${root}node_modules/zod/`
+  const dir = `${repoRoot}node_modules/zod/`
   if (!existsSync(`${dir}package.json`)) return 'zod'
   const pkg = JSON.parse(readFileSync(`${dir}package.json`, 'utf8'))
   const dot = pkg.exports?.['.']
@@ -33,7 +31,7 @@ function zodEntry() {
 runChild(
   'lumos',
   agentImpl({
-    framework: () => import(entry),
+    framework: () => import(lumosEntry),
     zod: () => import(zodEntry()),
   }),
   { skip: notBuilt() },

@@ -9,12 +9,11 @@
 // Prints one "BENCH_RESULT {…}" line on stdout; progress on stderr.
 import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import { S3_DATA, textChunks } from '../lib/memory-data.mjs'
+import { lumosEntry } from '../lib/lumos-entry.mjs'
 
-const root = fileURLToPath(new URL('../../', import.meta.url))
-const override = process.env.LUMOS_BENCH_ENTRY
-const { Memory, LibSQLStore, LibSQLVector } = await import(override ? pathToFileURL(override).href : pathToFileURL(`${root}index.js`).href)
+const { Memory, LibSQLStore, LibSQLVector } = await import(lumosEntry)
 const N = Number(process.argv[2] ?? 100_000)
 const dir = join(fileURLToPath(new URL('../.results/tmp/', import.meta.url)), `probe-${process.pid}`)
 rmSync(dir, { recursive: true, force: true })

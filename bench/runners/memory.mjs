@@ -16,11 +16,10 @@
 //      pre-filled thread, until each side has `generates` — latency per generate, CPU per block.
 import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
 import { S3_DATA, prompts, textChunks } from '../lib/memory-data.mjs'
 import { API_KEY, MODEL_ID, TEXT_ONLY_ANSWER } from '../lib/scenarios.mjs'
+import { lumosEntry, lumosOverride, repoRoot } from '../lib/lumos-entry.mjs'
 
-const root = fileURLToPath(new URL('../../', import.meta.url))
 const cfg = JSON.parse(process.argv[2] ?? '{}')
 const now = () => Number(process.hrtime.bigint()) / 1e6
 const rssMB = () => process.memoryUsage().rss / 1048576
@@ -38,9 +37,7 @@ function finish(obj, code = 0) {
 
 const IMPORTS = {
   async lumos() {
-    const override = process.env.LUMOS_BENCH_ENTRY
-    const entry = override ? (override.startsWith('/') ? pathToFileURL(override).href : override) : pathToFileURL(`${root}index.js`).href
-    return import(entry)
+    return import(lumosEntry)
   },
   async mastra() {
     const [{ Agent }, { Memory }, { LibSQLStore, LibSQLVector }, { ModelRouterEmbeddingModel }] = await Promise.all([
@@ -110,9 +107,9 @@ const summary = (lat, cpu, ops) => {
 }
 
 async function main() {
-  if (cfg.impl === 'lumos' && !process.env.LUMOS_BENCH_ENTRY) {
+  if (cfg.impl === 'lumos' && !lumosOverride) {
     const { existsSync } = await import('node:fs')
-    if (!existsSync(`${root}index.js`)) return finish({ impl: 'lumos', skipped: 'Lumos is not built: index.js is missing at the repository root' })
+    if (!existsSync(`${repoRoot}index.js`)) return finish({ impl: 'lumos', skipped: 'Lumos is not built: index.js is missing at the repository root' })
   }
   const { Agent, Memory, LibSQLStore, LibSQLVector, ModelRouterEmbeddingModel } = await IMPORTS[cfg.impl]()
   const dir = join(cfg.dir, `${cfg.impl}-${process.pid}`)

@@ -9,11 +9,11 @@
 // queries at concurrency 1 and 8 and score recall@topK against that file.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import { exactTopK, queryVectors, vectorChunks } from '../lib/vector-data.mjs'
+import { lumosEntry, lumosOverride, repoRoot } from '../lib/lumos-entry.mjs'
 
 const benchDir = fileURLToPath(new URL('../', import.meta.url))
-const root = fileURLToPath(new URL('../../', import.meta.url))
 const cfg = JSON.parse(process.argv[2] ?? '{}')
 const d = { dim: cfg.dim, clusters: cfg.clusters, sigma: cfg.sigma, seed: cfg.seed }
 const topK = cfg.topK ?? 10
@@ -32,9 +32,7 @@ function finish(obj, code = 0) {
 //         batch?(vecs: Float32Array[]) → number[][] (sync libraries at "concurrency 8") }
 const IMPLS = {
   async lumos() {
-    const override = process.env.LUMOS_BENCH_ENTRY
-    const entry = override ? (override.startsWith('/') ? pathToFileURL(override).href : override) : pathToFileURL(`${root}index.js`).href
-    const { LibSQLVector } = await import(entry)
+    const { LibSQLVector } = await import(lumosEntry)
     const v = new LibSQLVector({ id: 'bench', url: ':memory:' })
     await v.createIndex({ indexName: 's4', dimension: d.dim, metric: 'cosine', quantization: cfg.quantization })
     return {
@@ -131,7 +129,7 @@ async function main() {
     writeFileSync(cfg.truthFile, Buffer.from(ids.buffer))
     return finish({ impl: 'exact', n: cfg.n, q: cfg.q, seconds: (now() - t0) / 1000, qps: (cfg.q * 1000) / (now() - t0) })
   }
-  if (cfg.impl === 'lumos' && !process.env.LUMOS_BENCH_ENTRY && !existsSync(`${root}index.js`)) {
+  if (cfg.impl === 'lumos' && !lumosOverride && !existsSync(`${repoRoot}index.js`)) {
     return finish({ impl: 'lumos', skipped: 'Lumos is not built: index.js is missing at the repository root' })
   }
   const truth = new Int32Array(new Uint8Array(readFileSync(cfg.truthFile)).buffer)

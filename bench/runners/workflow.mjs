@@ -10,9 +10,8 @@
 // byte SQLite wrote to the database, its WAL and journal), and how much the files grew.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { lumosEntry } from '../lib/lumos-entry.mjs'
 
-const root = fileURLToPath(new URL('../../', import.meta.url))
 const cfg = JSON.parse(process.argv[2] ?? '{}')
 const now = () => Number(process.hrtime.bigint()) / 1e6
 const cpuMs = (c) => (c.user + c.system) / 1000
@@ -25,9 +24,7 @@ function finish(obj, code = 0) {
 
 const IMPORTS = {
   async lumos() {
-    const override = process.env.LUMOS_BENCH_ENTRY
-    const entry = override ? (override.startsWith('/') ? pathToFileURL(override).href : override) : pathToFileURL(`${root}index.js`).href
-    return import(entry)
+    return import(lumosEntry)
   },
   async mastra() {
     const [{ createWorkflow, createStep }, { Mastra }, { LibSQLStore }] = await Promise.all([import('@mastra/core/workflows'), import('@mastra/core'), import('@mastra/libsql')])
