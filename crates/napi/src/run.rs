@@ -10,8 +10,8 @@ use napi_derive::napi;
 use tokio::sync::{Mutex, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::js_hook::{JsStopHook, StopHookFn};
 use crate::batch::{next_batch, wait_result};
+use crate::js_hook::{JsStopHook, StopHookFn};
 use crate::js_tool::{JsTool, ToolDispatchFn};
 use crate::model::BindingModel;
 use crate::recall::BindingSemanticRecall;

@@ -31,8 +31,12 @@ fn store_err(e: StoreError) -> napi::Error {
 
 /// The facade's JSON arguments of `what`.
 fn parse_args<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> napi::Result<T> {
-  serde_json::from_str(json)
-    .map_err(|e| coded("WORKFLOW_INVALID_INPUT", format!("invalid {what} arguments: {e}")))
+  serde_json::from_str(json).map_err(|e| {
+    coded(
+      "WORKFLOW_INVALID_INPUT",
+      format!("invalid {what} arguments: {e}"),
+    )
+  })
 }
 
 type WorkflowDispatchFn = ThreadsafeFunction<String, (), String, napi::Status, false, true>;
@@ -63,7 +67,9 @@ impl Host for JsWorkflowHost {
     );
     if status != napi::Status::Ok {
       self.pending().remove(&id);
-      return Box::pin(async move { Err(format!("the JS dispatcher could not be called ({status})")) });
+      return Box::pin(
+        async move { Err(format!("the JS dispatcher could not be called ({status})")) },
+      );
     }
     Box::pin(async move {
       rx.await

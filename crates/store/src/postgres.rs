@@ -202,6 +202,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
      PRIMARY KEY (workflow_name, run_id, key)
    );",
   ),
+  // Version 3 reshaped SQLite's workflow tables for its workflow journal; PostgreSQL's are
+  // unchanged (the number is shared by both backends).
+  (3, "SELECT 1"),
 ];
 
 /// Parses `postgres://user:pass@host:port/db` (or the key=value form), with libpq's `sslmode`

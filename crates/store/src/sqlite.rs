@@ -34,6 +34,8 @@ use crate::types::*;
 use crate::util::{self, now_ms};
 use crate::{SCHEMA_VERSION, Storage};
 
+mod workflow_journal;
+pub(crate) use workflow_journal::present;
 mod workflows;
 
 /// `PRAGMA synchronous` for the WAL.
@@ -282,6 +284,46 @@ const MIGRATIONS: &[(i64, &str)] = &[
      UNIQUE (workflow_name, run_id, key)
    );",
   ),
+  (
+    3,
+    // Workflow step records point at their run's integer id, so runs folded in from the
+    // workflow journal append to the end of both B-trees instead of landing on random pages
+    // of a (workflow_name, run_id, key) index.
+    "CREATE TABLE lumos_workflow_runs_v3 (
+     id INTEGER PRIMARY KEY,
+     workflow_name TEXT NOT NULL,
+     run_id TEXT NOT NULL,
+     resource_id TEXT,
+     status TEXT NOT NULL,
+     input TEXT NOT NULL,
+     state TEXT NOT NULL,
+     result TEXT,
+     error TEXT,
+     request_context TEXT,
+     epoch INTEGER NOT NULL,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     UNIQUE (workflow_name, run_id)
+   );
+   INSERT INTO lumos_workflow_runs_v3 (id, workflow_name, run_id, resource_id, status, input, state, result, error, request_context, epoch, created_at, updated_at)
+     SELECT rowid, workflow_name, run_id, resource_id, status, input, state, result, error, request_context, epoch, created_at, updated_at
+     FROM lumos_workflow_runs;
+   CREATE TABLE lumos_workflow_step_records (
+     seq INTEGER PRIMARY KEY,
+     run INTEGER NOT NULL,
+     key TEXT NOT NULL,
+     record TEXT NOT NULL,
+     UNIQUE (run, key)
+   );
+   INSERT INTO lumos_workflow_step_records (seq, run, key, record)
+     SELECT s.seq, r.rowid, s.key, s.record FROM lumos_workflow_steps s
+     JOIN lumos_workflow_runs r ON r.workflow_name = s.workflow_name AND r.run_id = s.run_id;
+   DROP TABLE lumos_workflow_steps;
+   DROP TABLE lumos_workflow_runs;
+   ALTER TABLE lumos_workflow_runs_v3 RENAME TO lumos_workflow_runs;
+   CREATE INDEX lumos_workflow_runs_created ON lumos_workflow_runs (workflow_name, created_at);
+   CREATE INDEX lumos_workflow_runs_status ON lumos_workflow_runs (status, workflow_name);",
+  ),
 ];
 
 fn migrate(conn: &mut Connection) -> Result<()> {
@@ -328,6 +370,7 @@ struct Inner {
   read_slots: Semaphore,
   location: Location,
   options: SqliteOptions,
+  workflow_journal: workflow_journal::WorkflowJournal,
 }
 
 /// The embedded SQLite store. Cheap to clone (shared connections).
@@ -361,6 +404,13 @@ impl SqliteStore {
     let mut conn = open_conn(&location, &options, true)?;
     migrate(&mut conn)?;
     let readers = options.max_readers.max(1);
+    let workflow_journal = workflow_journal::WorkflowJournal::new(
+      match &location {
+        Location::File(p) => Some(p.as_path()),
+        Location::Memory => None,
+      },
+      options.synchronous == Synchronous::Full,
+    );
     Ok(SqliteStore {
       inner: Arc::new(Inner {
         writer: Mutex::new(conn),
@@ -368,6 +418,7 @@ impl SqliteStore {
         read_slots: Semaphore::new(readers),
         location,
         options,
+        workflow_journal,
       }),
     })
   }

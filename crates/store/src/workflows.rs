@@ -26,11 +26,23 @@ pub struct WorkflowRun {
   pub status: String,
   pub input: Value,
   pub state: Value,
-  #[serde(default, skip_serializing_if = "Option::is_none")]
+  #[serde(
+    default,
+    deserialize_with = "crate::sqlite::present",
+    skip_serializing_if = "Option::is_none"
+  )]
   pub result: Option<Value>,
-  #[serde(default, skip_serializing_if = "Option::is_none")]
+  #[serde(
+    default,
+    deserialize_with = "crate::sqlite::present",
+    skip_serializing_if = "Option::is_none"
+  )]
   pub error: Option<Value>,
-  #[serde(default, skip_serializing_if = "Option::is_none")]
+  #[serde(
+    default,
+    deserialize_with = "crate::sqlite::present",
+    skip_serializing_if = "Option::is_none"
+  )]
   pub request_context: Option<Value>,
   /// Bumped by every claim; commits under an older epoch are refused.
   pub epoch: i64,
@@ -112,9 +124,15 @@ impl ListWorkflowRunsQuery {
     placeholder: impl Fn(usize) -> String,
   ) -> (String, Vec<FilterValue<'_>>) {
     let candidates = [
-      ("workflow_name =", self.workflow_name.as_deref().map(FilterValue::Text)),
+      (
+        "workflow_name =",
+        self.workflow_name.as_deref().map(FilterValue::Text),
+      ),
       ("status =", self.status.as_deref().map(FilterValue::Text)),
-      ("resource_id =", self.resource_id.as_deref().map(FilterValue::Text)),
+      (
+        "resource_id =",
+        self.resource_id.as_deref().map(FilterValue::Text),
+      ),
       ("created_at >=", self.from_date.map(FilterValue::Int)),
       ("created_at <=", self.to_date.map(FilterValue::Int)),
     ];

@@ -1027,7 +1027,8 @@ impl Engine {
           Claim::Claimed { epoch } => epoch,
           Claim::Refused { status } => return Err(refused(&run_id, status, "new")),
         };
-        ex.live.load(Vec::new(), input.clone(), initial_state, request_context);
+        ex.live
+          .load(Vec::new(), input.clone(), initial_state, request_context);
         (epoch, input)
       }
       Mode::Resume {
@@ -1054,7 +1055,8 @@ impl Engine {
         let Some((run, records)) = self.store.load_workflow_run(&name, &run_id).await? else {
           return Err(refused(&run_id, None, "suspended"));
         };
-        ex.live.load(records, run.input.clone(), run.state, run.request_context);
+        ex.live
+          .load(records, run.input.clone(), run.state, run.request_context);
         resume_data = data;
         (epoch, run.input)
       }
@@ -1070,7 +1072,8 @@ impl Engine {
         let Some((run, records)) = self.store.load_workflow_run(&name, &run_id).await? else {
           return Err(refused(&run_id, None, "running"));
         };
-        ex.live.load(records, run.input.clone(), run.state, run.request_context);
+        ex.live
+          .load(records, run.input.clone(), run.state, run.request_context);
         (epoch, run.input)
       }
     };

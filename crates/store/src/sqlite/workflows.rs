@@ -1,120 +1,41 @@
-//! [`WorkflowStore`] on SQLite: every call is one `BEGIN IMMEDIATE` transaction on the writer
-//! (or a read on a reader), so a claim's check and update cannot interleave with another's.
+//! [`WorkflowStore`] on SQLite. Changes go through the workflow journal (see
+//! `workflow_journal`): each is one appended entry, decided under the journal's lock with the
+//! journal's view of the run (or, for a run it has not seen since the last fold, the tables').
+//! Reads of one run merge the journal into the tables' rows; listings and deletes fold the
+//! journal into the tables first and read them.
 
 use futures::future::BoxFuture;
+use rusqlite::params;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use serde_json::Value;
 
-use super::{SqliteStore, db_err, immediate, limit_sql, parse_json, to_json};
+use super::workflow_journal::{
+  Entry, Locked, merged_records, stored_records, stored_run, stored_runs,
+};
+use super::{SqliteStore, db_err, immediate, limit_sql};
 use crate::error::Result;
 use crate::util::{self, now_ms};
 use crate::workflows::*;
 
-const RUN_COLS: &str = "workflow_name, run_id, resource_id, status, input, state, result, error, request_context, epoch, created_at, updated_at";
-
-type RawRun = (
-  String,
-  String,
-  Option<String>,
-  String,
-  String,
-  String,
-  Option<String>,
-  Option<String>,
-  Option<String>,
-  i64,
-  i64,
-  i64,
-);
-
-fn raw_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRun> {
-  Ok((
-    r.get(0)?,
-    r.get(1)?,
-    r.get(2)?,
-    r.get(3)?,
-    r.get(4)?,
-    r.get(5)?,
-    r.get(6)?,
-    r.get(7)?,
-    r.get(8)?,
-    r.get(9)?,
-    r.get(10)?,
-    r.get(11)?,
-  ))
-}
-
-fn run_from(raw: RawRun) -> Result<WorkflowRun> {
-  let (workflow_name, run_id, resource_id, status, input, state, result, error, rc, epoch, c, u) =
-    raw;
-  let what = |col: &str| format!("workflow run '{run_id}' ({col})");
-  let opt = |text: Option<String>, col: &str| -> Result<Option<Value>> {
-    text.map(|t| parse_json(&t, || what(col))).transpose()
-  };
-  Ok(WorkflowRun {
-    input: parse_json(&input, || what("input"))?,
-    state: parse_json(&state, || what("state"))?,
-    result: opt(result, "result")?,
-    error: opt(error, "error")?,
-    request_context: opt(rc, "request_context")?,
-    workflow_name,
-    run_id: run_id.clone(),
-    resource_id,
-    status,
-    epoch,
-    created_at: c,
-    updated_at: u,
-  })
-}
-
-fn status_of(conn: &Connection, name: &str, run_id: &str) -> Result<Option<String>> {
-  conn
-    .prepare_cached(
-      "SELECT status FROM lumos_workflow_runs WHERE workflow_name = ?1 AND run_id = ?2",
-    )
-    .map_err(db_err)?
-    .query_row(params![name, run_id], |r| r.get(0))
-    .optional()
-    .map_err(db_err)
-}
-
-/// Whether `epoch` still owns the run. A read: the writer lock held by the caller's `BEGIN
-/// IMMEDIATE` keeps a claim from slipping in before its commit, and leaving the run row alone
-/// keeps a step commit to the pages of its one record.
-fn owns(conn: &Connection, name: &str, run_id: &str, epoch: i64) -> Result<bool> {
-  Ok(
-    conn
-      .prepare_cached(
-        "SELECT 1 FROM lumos_workflow_runs WHERE workflow_name = ?1 AND run_id = ?2 AND epoch = ?3",
-      )
-      .map_err(db_err)?
-      .query_row(params![name, run_id, epoch], |_| Ok(()))
-      .optional()
-      .map_err(db_err)?
-      .is_some(),
-  )
-}
-
-/// A run's step records, in the order they were first written.
-fn records_of(conn: &Connection, name: &str, run_id: &str) -> Result<Vec<WorkflowStepRecord>> {
-  let mut stmt = conn
-    .prepare_cached(
-      "SELECT key, record FROM lumos_workflow_steps WHERE workflow_name = ?1 AND run_id = ?2 ORDER BY seq",
-    )
-    .map_err(db_err)?;
-  let rows = stmt
-    .query_map(params![name, run_id], |r| {
-      Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-    })
-    .map_err(db_err)?;
-  let mut records = Vec::new();
-  for row in rows {
-    let (key, text) = row.map_err(db_err)?;
-    let record = parse_json(&text, || format!("step record '{key}' of run '{run_id}'"))?;
-    records.push(WorkflowStepRecord { key, record });
+/// The journal's number for a run owned by `epoch`, bringing a run that only the tables have
+/// into the journal first. `None`: no such run, or another epoch owns it.
+fn owned_run(
+  j: &mut Locked<'_>,
+  conn: &rusqlite::Connection,
+  name: &str,
+  run_id: &str,
+  epoch: i64,
+) -> Result<Option<u32>> {
+  if let Some(run) = j.run(name, run_id) {
+    return Ok((run.row.epoch == epoch).then_some(run.n));
   }
-  Ok(records)
+  match stored_run(conn, name, run_id)? {
+    Some(row) if row.epoch == epoch => Ok(Some(j.append(Entry::Row {
+      row: Box::new(row),
+      fresh: false,
+    })?)),
+    _ => Ok(None),
+  }
 }
 
 impl WorkflowStore for SqliteStore {
@@ -122,38 +43,41 @@ impl WorkflowStore for SqliteStore {
     Box::pin(async move {
       util::check_id("workflow name", &run.workflow_name)?;
       util::check_id("run id", &run.run_id)?;
-      let input = to_json(&run.input)?;
-      let state = to_json(&run.state)?;
-      let rc = run.request_context.as_ref().map(to_json).transpose()?;
+      let journal = self.inner.clone();
       self
         .write_small(move |conn| {
-          let tx = immediate(conn)?;
-          let (name, id) = (&run.workflow_name, &run.run_id);
-          if let Some(status) = status_of(&tx, name, id)? {
-            if ACTIVE_RUN_STATUSES.contains(&status.as_str()) {
-              return Ok(Claim::Refused {
-                status: Some(status),
-              });
-            }
-            tx.execute(
-              "DELETE FROM lumos_workflow_steps WHERE workflow_name = ?1 AND run_id = ?2",
-              params![name, id],
-            )
-            .map_err(db_err)?;
-            tx.execute(
-              "DELETE FROM lumos_workflow_runs WHERE workflow_name = ?1 AND run_id = ?2",
-              params![name, id],
-            )
-            .map_err(db_err)?;
+          let mut j = journal.workflow_journal.lock()?;
+          let status = match j.run(&run.workflow_name, &run.run_id) {
+            Some(r) => Some(r.row.status.clone()),
+            None => stored_run(conn, &run.workflow_name, &run.run_id)?.map(|r| r.status),
+          };
+          if let Some(status) = status
+            && ACTIVE_RUN_STATUSES.contains(&status.as_str())
+          {
+            return Ok(Claim::Refused {
+              status: Some(status),
+            });
           }
           let now = now_ms();
-          tx.prepare_cached(&format!(
-            "INSERT INTO lumos_workflow_runs ({RUN_COLS}) VALUES (?1, ?2, ?3, 'running', ?4, ?5, NULL, NULL, ?6, 1, ?7, ?7)"
-          ))
-          .map_err(db_err)?
-          .execute(params![name, id, run.resource_id, input, state, rc, now])
-          .map_err(db_err)?;
-          tx.commit().map_err(db_err)?;
+          let row = WorkflowRun {
+            workflow_name: run.workflow_name,
+            run_id: run.run_id,
+            resource_id: run.resource_id,
+            status: "running".into(),
+            input: run.input,
+            state: run.state,
+            result: None,
+            error: None,
+            request_context: run.request_context,
+            epoch: 1,
+            created_at: now,
+            updated_at: now,
+          };
+          j.append(Entry::Row {
+            row: Box::new(row),
+            fresh: true,
+          })?;
+          j.fold_if_due(conn)?;
           Ok(Claim::Claimed { epoch: 1 })
         })
         .await
@@ -173,24 +97,47 @@ impl WorkflowStore for SqliteStore {
       to.to_string(),
     );
     let from: Vec<String> = from.iter().map(|s| s.to_string()).collect();
+    let journal = self.inner.clone();
     Box::pin(self.write_small(move |conn| {
-      let tx = immediate(conn)?;
-      let status = status_of(&tx, &name, &id)?;
-      match status {
-        Some(s) if from.contains(&s) => {
-          let epoch: i64 = tx
-            .prepare_cached(
-              "UPDATE lumos_workflow_runs SET status = ?3, epoch = epoch + 1, updated_at = ?4
-               WHERE workflow_name = ?1 AND run_id = ?2 RETURNING epoch",
-            )
-            .map_err(db_err)?
-            .query_row(params![name, id, to, now_ms()], |r| r.get(0))
-            .map_err(db_err)?;
-          tx.commit().map_err(db_err)?;
-          Ok(Claim::Claimed { epoch })
+      let mut j = journal.workflow_journal.lock()?;
+      let now = now_ms();
+      let claim = if let Some(run) = j.run(&name, &id) {
+        if !from.contains(&run.row.status) {
+          return Ok(Claim::Refused {
+            status: Some(run.row.status.clone()),
+          });
         }
-        status => Ok(Claim::Refused { status }),
-      }
+        let epoch = run.row.epoch + 1;
+        let n = run.n;
+        j.append(Entry::Claim {
+          n,
+          status: to,
+          epoch,
+          at: now,
+        })?;
+        Claim::Claimed { epoch }
+      } else {
+        match stored_run(conn, &name, &id)? {
+          Some(mut row) if from.contains(&row.status) => {
+            row.status = to;
+            row.epoch += 1;
+            row.updated_at = now;
+            let epoch = row.epoch;
+            j.append(Entry::Row {
+              row: Box::new(row),
+              fresh: false,
+            })?;
+            Claim::Claimed { epoch }
+          }
+          other => {
+            return Ok(Claim::Refused {
+              status: other.map(|r| r.status),
+            });
+          }
+        }
+      };
+      j.fold_if_due(conn)?;
+      Ok(claim)
     }))
   }
 
@@ -203,35 +150,21 @@ impl WorkflowStore for SqliteStore {
     state: Option<Value>,
   ) -> BoxFuture<'a, Result<bool>> {
     let (name, id) = (workflow_name.to_string(), run_id.to_string());
-    Box::pin(async move {
-      let text = to_json(&record.record)?;
-      let state = state.as_ref().map(to_json).transpose()?;
-      self
-        .write_small(move |conn| {
-          let tx = immediate(conn)?;
-          if !owns(&tx, &name, &id, epoch)? {
-            return Ok(false);
-          }
-          if let Some(state) = state {
-            tx.prepare_cached(
-              "UPDATE lumos_workflow_runs SET state = ?3 WHERE workflow_name = ?1 AND run_id = ?2",
-            )
-            .map_err(db_err)?
-            .execute(params![name, id, state])
-            .map_err(db_err)?;
-          }
-          tx.prepare_cached(
-            "INSERT INTO lumos_workflow_steps (workflow_name, run_id, key, record) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (workflow_name, run_id, key) DO UPDATE SET record = excluded.record",
-          )
-          .map_err(db_err)?
-          .execute(params![name, id, record.key, text])
-          .map_err(db_err)?;
-          tx.commit().map_err(db_err)?;
-          Ok(true)
-        })
-        .await
-    })
+    let journal = self.inner.clone();
+    Box::pin(self.write_small(move |conn| {
+      let mut j = journal.workflow_journal.lock()?;
+      let Some(n) = owned_run(&mut j, conn, &name, &id, epoch)? else {
+        return Ok(false);
+      };
+      j.append(Entry::Step {
+        n,
+        key: record.key,
+        record: record.record,
+        state,
+      })?;
+      j.fold_if_due(conn)?;
+      Ok(true)
+    }))
   }
 
   fn update_workflow_run<'a>(
@@ -242,24 +175,23 @@ impl WorkflowStore for SqliteStore {
     update: WorkflowRunUpdate,
   ) -> BoxFuture<'a, Result<bool>> {
     let (name, id) = (workflow_name.to_string(), run_id.to_string());
-    Box::pin(async move {
-      let result = update.result.as_ref().map(to_json).transpose()?;
-      let error = update.error.as_ref().map(to_json).transpose()?;
-      let state = update.state.as_ref().map(to_json).transpose()?;
-      self
-        .write_small(move |conn| {
-          let n = conn
-            .prepare_cached(
-              "UPDATE lumos_workflow_runs SET status = ?4, result = ?5, error = ?6, state = COALESCE(?7, state), updated_at = ?8
-               WHERE workflow_name = ?1 AND run_id = ?2 AND epoch = ?3",
-            )
-            .map_err(db_err)?
-            .execute(params![name, id, epoch, update.status, result, error, state, now_ms()])
-            .map_err(db_err)?;
-          Ok(n == 1)
-        })
-        .await
-    })
+    let journal = self.inner.clone();
+    Box::pin(self.write_small(move |conn| {
+      let mut j = journal.workflow_journal.lock()?;
+      let Some(n) = owned_run(&mut j, conn, &name, &id, epoch)? else {
+        return Ok(false);
+      };
+      j.append(Entry::End {
+        n,
+        status: update.status,
+        result: update.result,
+        error: update.error,
+        state: update.state,
+        at: now_ms(),
+      })?;
+      j.fold_if_due(conn)?;
+      Ok(true)
+    }))
   }
 
   fn load_workflow_run<'a>(
@@ -268,27 +200,29 @@ impl WorkflowStore for SqliteStore {
     run_id: &'a str,
   ) -> BoxFuture<'a, Result<Option<StoredWorkflowRun>>> {
     let (name, id) = (workflow_name.to_string(), run_id.to_string());
+    let journal = self.inner.clone();
     Box::pin(self.read(move |conn| {
-      // One read transaction: the run and its records are from the same snapshot.
+      let j = journal.workflow_journal.lock()?;
+      // One read transaction: the run and its records are from the same snapshot (folds take
+      // the journal's lock, which is held here).
       let tx = conn.transaction().map_err(db_err)?;
-      let raw = tx
-        .prepare_cached(&format!(
-          "SELECT {RUN_COLS} FROM lumos_workflow_runs WHERE workflow_name = ?1 AND run_id = ?2"
-        ))
-        .map_err(db_err)?
-        .query_row(params![name, id], raw_run)
-        .optional()
-        .map_err(db_err)?;
-      let Some(raw) = raw else { return Ok(None) };
-      let run = run_from(raw)?;
-      let records = records_of(&tx, &name, &id)?;
+      let found = match j.run(&name, &id) {
+        Some(run) => Some((run.row.clone(), merged_records(&tx, run)?)),
+        None => match stored_run(&tx, &name, &id)? {
+          Some(row) => Some((row, stored_records(&tx, &name, &id)?)),
+          None => None,
+        },
+      };
       tx.commit().map_err(db_err)?;
-      Ok(Some((run, records)))
+      Ok(found)
     }))
   }
 
   fn list_workflow_runs(&self, q: ListWorkflowRunsQuery) -> BoxFuture<'_, Result<WorkflowRunPage>> {
-    Box::pin(self.read(move |conn| {
+    let journal = self.inner.clone();
+    Box::pin(self.write(move |conn| {
+      let mut j = journal.workflow_journal.lock()?;
+      j.fold(conn)?;
       let (where_sql, values) = q.where_clause(|n| format!("?{n}"));
       let args: Vec<SqlValue> = values
         .into_iter()
@@ -297,35 +231,24 @@ impl WorkflowStore for SqliteStore {
           FilterValue::Int(n) => SqlValue::Integer(n),
         })
         .collect();
-      let tx = conn.transaction().map_err(db_err)?;
-      let total: i64 = tx
+      let total: i64 = conn
         .query_row(
           &format!("SELECT COUNT(*) FROM lumos_workflow_runs{where_sql}"),
-          params_from_iter(args.iter()),
+          rusqlite::params_from_iter(args.iter()),
           |r| r.get(0),
         )
         .map_err(db_err)?;
       let (offset, limit) = util::page_window(q.page, q.per_page);
-      let sql = format!(
-        "SELECT {RUN_COLS} FROM lumos_workflow_runs{where_sql} ORDER BY created_at DESC, rowid DESC {} OFFSET {offset}",
+      let tail = format!(
+        "{where_sql} ORDER BY created_at DESC, id DESC {} OFFSET {offset}",
         limit_sql(limit)
       );
-      let mut stmt = tx.prepare(&sql).map_err(db_err)?;
-      let rows = stmt
-        .query_map(params_from_iter(args.iter()), raw_run)
-        .map_err(db_err)?;
-      let mut found = Vec::new();
-      for row in rows {
-        found.push(run_from(row.map_err(db_err)?)?);
-      }
-      drop(stmt);
-      // Same transaction, so each run and its records are from one snapshot.
+      let found = stored_runs(conn, &tail, &args)?;
       let mut runs = Vec::with_capacity(found.len());
       for run in found {
-        let records = records_of(&tx, &run.workflow_name, &run.run_id)?;
+        let records = stored_records(conn, &run.workflow_name, &run.run_id)?;
         runs.push((run, records));
       }
-      tx.commit().map_err(db_err)?;
       Ok(WorkflowRunPage {
         runs,
         total: total.max(0) as u64,
@@ -339,10 +262,14 @@ impl WorkflowStore for SqliteStore {
     run_id: &'a str,
   ) -> BoxFuture<'a, Result<bool>> {
     let (name, id) = (workflow_name.to_string(), run_id.to_string());
+    let journal = self.inner.clone();
     Box::pin(self.write(move |conn| {
+      let mut j = journal.workflow_journal.lock()?;
+      j.fold(conn)?;
       let tx = immediate(conn)?;
       tx.execute(
-        "DELETE FROM lumos_workflow_steps WHERE workflow_name = ?1 AND run_id = ?2",
+        "DELETE FROM lumos_workflow_step_records WHERE run IN
+         (SELECT id FROM lumos_workflow_runs WHERE workflow_name = ?1 AND run_id = ?2)",
         params![name, id],
       )
       .map_err(db_err)?;

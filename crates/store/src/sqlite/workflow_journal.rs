@@ -1,0 +1,712 @@
+//! The workflow journal: how the SQLite store makes a workflow step durable without a SQLite
+//! commit per step.
+//!
+//! A SQLite commit writes every page it touches (4 KiB each) to the WAL, and a checkpoint writes
+//! them again: at one commit per step that is ~10 KB of I/O for a step whose record is 150
+//! bytes. Instead, every change to a workflow run (begin, claim, step, end) is one framed
+//! entry appended to `<database>-workflow-journal` with a single write, and the journal's runs
+//! are folded into the SQLite tables in one transaction once it holds `FOLD_AT` bytes (or when
+//! runs are listed or deleted, which read the tables). Durability is the database's: a written
+//! entry survives the process being killed; with `Synchronous::Full` each entry is also
+//! fsynced.
+//!
+//! Every process and every store instance on the database takes an exclusive `flock` on the
+//! journal for each change, first applies what others appended since it last looked (its
+//! in-memory view of the journal's runs), then decides (an epoch check, a claim) and appends.
+//! So checks and writes from different processes never interleave, as with `BEGIN IMMEDIATE`.
+//!
+//! File layout: a 16-byte header (`LUMOSWJ1`, then the generation as u64 LE), then entries, each
+//! `[payload length u32 LE][CRC-32 of the payload u32 LE][payload: JSON]`. A fold commits the
+//! tables (fsynced), bumps the generation in the header, then truncates the file to its header;
+//! a process whose generation is older knows the entries it had applied are in the tables now.
+//! A fold that dies before the truncation leaves entries that fold again to the same rows.
+//! An entry cut short by a crash (short, or failing its CRC) is cut off by the next writer.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use super::{db_err, immediate, parse_json, to_json};
+use crate::error::{Result, StoreError};
+use crate::workflows::{WorkflowRun, WorkflowStepRecord};
+
+const MAGIC: &[u8; 8] = b"LUMOSWJ1";
+const HEADER_LEN: u64 = 16;
+const FRAME_LEN: usize = 8;
+/// Journal bytes (since the last fold) at which its runs are folded into the tables. Large
+/// enough that a fold's B-tree pages are shared by many runs; small enough that a fold is a
+/// few tens of ms and replaying the journal on open is quick.
+const FOLD_AT: u64 = 4 << 20;
+/// Largest entry accepted (the length field is 32-bit).
+const MAX_ENTRY: usize = (u32::MAX as usize) >> 1;
+
+/// `Option<Value>` that keeps a JSON `null` as `Some(Value::Null)`, so a run whose result is
+/// `null` reads back the same after a round trip through the journal.
+pub(crate) fn present<'de, D: Deserializer<'de>>(
+  d: D,
+) -> std::result::Result<Option<Value>, D::Error> {
+  Value::deserialize(d).map(Some)
+}
+
+/// One change to a run. Runs are named by their number `n`: the position of their latest
+/// `Row` entry since the last fold, so step entries do not repeat the names.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "lowercase")]
+pub(super) enum Entry {
+  /// A run's whole row: a new run (`fresh`: step records stored under the same id are gone) or
+  /// a stored run brought into the journal by its first change since the last fold.
+  Row { row: Box<WorkflowRun>, fresh: bool },
+  Claim {
+    n: u32,
+    status: String,
+    epoch: i64,
+    at: i64,
+  },
+  Step {
+    n: u32,
+    key: String,
+    record: Value,
+    #[serde(
+      default,
+      deserialize_with = "present",
+      skip_serializing_if = "Option::is_none"
+    )]
+    state: Option<Value>,
+  },
+  End {
+    n: u32,
+    status: String,
+    #[serde(
+      default,
+      deserialize_with = "present",
+      skip_serializing_if = "Option::is_none"
+    )]
+    result: Option<Value>,
+    #[serde(
+      default,
+      deserialize_with = "present",
+      skip_serializing_if = "Option::is_none"
+    )]
+    error: Option<Value>,
+    #[serde(
+      default,
+      deserialize_with = "present",
+      skip_serializing_if = "Option::is_none"
+    )]
+    state: Option<Value>,
+    at: i64,
+  },
+}
+
+/// A run as the journal has it: its whole row and the step records written since the last fold.
+#[derive(Debug)]
+pub(super) struct JournalRun {
+  pub n: u32,
+  pub row: WorkflowRun,
+  /// Started afresh in the journal: records in the tables under the same id are not its own.
+  pub fresh: bool,
+  /// In the order first written; `positions` maps a key to its index.
+  pub records: Vec<WorkflowStepRecord>,
+  positions: HashMap<String, usize>,
+}
+
+type RunKey = (String, String);
+
+#[derive(Debug, Default)]
+struct View {
+  /// Generation of the file this view was read from (0: not read yet).
+  generation: u64,
+  /// End of the last entry applied.
+  offset: u64,
+  /// Entry bytes applied since the last fold.
+  bytes: u64,
+  /// Run number → run.
+  names: Vec<RunKey>,
+  runs: HashMap<RunKey, JournalRun>,
+}
+
+impl View {
+  fn reset(&mut self, generation: u64) {
+    *self = View {
+      generation,
+      offset: HEADER_LEN,
+      ..View::default()
+    };
+  }
+
+  fn run_mut(&mut self, n: u32) -> Option<&mut JournalRun> {
+    let key = self.names.get(n as usize)?;
+    self.runs.get_mut(key).filter(|r| r.n == n)
+  }
+
+  fn apply(&mut self, entry: Entry) {
+    match entry {
+      Entry::Row { row, fresh } => {
+        let n = self.names.len() as u32;
+        let key = (row.workflow_name.clone(), row.run_id.clone());
+        self.names.push(key.clone());
+        self.runs.insert(
+          key,
+          JournalRun {
+            n,
+            row: *row,
+            fresh,
+            records: Vec::new(),
+            positions: HashMap::new(),
+          },
+        );
+      }
+      Entry::Claim {
+        n,
+        status,
+        epoch,
+        at,
+      } => {
+        if let Some(run) = self.run_mut(n) {
+          run.row.status = status;
+          run.row.epoch = epoch;
+          run.row.updated_at = at;
+        }
+      }
+      Entry::Step {
+        n,
+        key,
+        record,
+        state,
+      } => {
+        if let Some(run) = self.run_mut(n) {
+          if let Some(state) = state {
+            run.row.state = state;
+          }
+          match run.positions.get(&key) {
+            Some(&i) => run.records[i].record = record,
+            None => {
+              run.positions.insert(key.clone(), run.records.len());
+              run.records.push(WorkflowStepRecord { key, record });
+            }
+          }
+        }
+      }
+      Entry::End {
+        n,
+        status,
+        result,
+        error,
+        state,
+        at,
+      } => {
+        if let Some(run) = self.run_mut(n) {
+          run.row.status = status;
+          run.row.result = result;
+          run.row.error = error;
+          if let Some(state) = state {
+            run.row.state = state;
+          }
+          run.row.updated_at = at;
+        }
+      }
+    }
+  }
+}
+
+/// The journal of one store instance (`None` path: an in-memory database, where the view alone
+/// holds the changes until they are folded).
+pub(super) struct WorkflowJournal {
+  path: Option<PathBuf>,
+  /// Opened (created) on first use, so a database without workflows gets no journal file.
+  file: OnceLock<File>,
+  sync_each: bool,
+  view: Mutex<View>,
+}
+
+fn io_err(path: &Path, what: &str, e: std::io::Error) -> StoreError {
+  StoreError::Io(format!(
+    "workflow journal '{}': cannot {what} ({e}); check that the database's directory is writable and the disk has space",
+    path.display()
+  ))
+}
+
+#[cfg(unix)]
+fn write_at(file: &File, buf: &[u8], offset: u64) -> std::io::Result<()> {
+  std::os::unix::fs::FileExt::write_all_at(file, buf, offset)
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+  std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn write_at(file: &File, mut buf: &[u8], mut offset: u64) -> std::io::Result<()> {
+  while !buf.is_empty() {
+    let n = std::os::windows::fs::FileExt::seek_write(file, buf, offset)?;
+    if n == 0 {
+      return Err(std::io::ErrorKind::WriteZero.into());
+    }
+    buf = &buf[n..];
+    offset += n as u64;
+  }
+  Ok(())
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+  while !buf.is_empty() {
+    let n = std::os::windows::fs::FileExt::seek_read(file, buf, offset)?;
+    if n == 0 {
+      return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    buf = &mut buf[n..];
+    offset += n as u64;
+  }
+  Ok(())
+}
+
+/// The entry framed at the start of `buf` and its framed length, or `None` when the frame is
+/// incomplete or fails its CRC (the torn tail of a crashed writer).
+fn frame_at(buf: &[u8]) -> Option<(&[u8], usize)> {
+  let len = u32::from_le_bytes(buf.get(0..4)?.try_into().ok()?) as usize;
+  let crc = u32::from_le_bytes(buf.get(4..8)?.try_into().ok()?);
+  let payload = buf.get(FRAME_LEN..FRAME_LEN.checked_add(len)?)?;
+  (crc32fast::hash(payload) == crc).then_some((payload, FRAME_LEN + len))
+}
+
+impl WorkflowJournal {
+  pub fn new(database: Option<&Path>, sync_each: bool) -> Self {
+    let path = database.map(|db| {
+      let mut name = db.as_os_str().to_owned();
+      name.push("-workflow-journal");
+      PathBuf::from(name)
+    });
+    WorkflowJournal {
+      path,
+      file: OnceLock::new(),
+      sync_each,
+      view: Mutex::new(View::default()),
+    }
+  }
+
+  /// Takes the journal (this instance's lock, then the file's `flock`) and brings the view up
+  /// to date with the file. Released when the returned guard drops.
+  pub fn lock(&self) -> Result<Locked<'_>> {
+    let view = self.view.lock().unwrap_or_else(PoisonError::into_inner);
+    let file = match &self.path {
+      None => None,
+      Some(path) => {
+        if self.file.get().is_none() {
+          let opened = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| io_err(path, "open the file", e))?;
+          // Under the view's lock: no other thread of this instance can be here.
+          let _ = self.file.set(opened);
+        }
+        let file = self.file.get();
+        if let Some(f) = file {
+          f.lock().map_err(|e| io_err(path, "lock the file", e))?;
+        }
+        file
+      }
+    };
+    let mut locked = Locked {
+      journal: self,
+      file,
+      view,
+    };
+    locked.catch_up()?;
+    Ok(locked)
+  }
+}
+
+/// The journal, held: the view is current and no one else appends until this drops.
+pub(super) struct Locked<'a> {
+  journal: &'a WorkflowJournal,
+  file: Option<&'a File>,
+  view: MutexGuard<'a, View>,
+}
+
+impl Drop for Locked<'_> {
+  fn drop(&mut self) {
+    if let Some(f) = self.file {
+      let _ = f.unlock();
+    }
+  }
+}
+
+impl Locked<'_> {
+  fn path(&self) -> &Path {
+    self
+      .journal
+      .path
+      .as_deref()
+      .unwrap_or(Path::new(":memory:"))
+  }
+
+  fn write_header(&self, file: &File, generation: u64) -> Result<()> {
+    let mut header = [0u8; HEADER_LEN as usize];
+    header[..8].copy_from_slice(MAGIC);
+    header[8..].copy_from_slice(&generation.to_le_bytes());
+    write_at(file, &header, 0).map_err(|e| io_err(self.path(), "write its header", e))
+  }
+
+  /// Applies what was appended since this view last looked; cuts off a torn last entry.
+  fn catch_up(&mut self) -> Result<()> {
+    let Some(file) = self.file else {
+      return Ok(());
+    };
+    let journal = self.journal;
+    let path = journal.path.as_deref().unwrap_or(Path::new(":memory:"));
+    let io = |what: &str, e| io_err(path, what, e);
+    let size = file.metadata().map_err(|e| io("read its size", e))?.len();
+    if size < HEADER_LEN {
+      // New, or its creator died before the header was written.
+      let generation = self.view.generation + 1;
+      self.write_header(file, generation)?;
+      file.set_len(HEADER_LEN).map_err(|e| io("truncate it", e))?;
+      self.view.reset(generation);
+      return Ok(());
+    }
+    let mut header = [0u8; HEADER_LEN as usize];
+    read_at(file, &mut header, 0).map_err(|e| io("read its header", e))?;
+    if &header[..8] != MAGIC {
+      return Err(StoreError::Io(format!(
+        "'{}' is not a Lumos workflow journal (or was written by a newer Lumos); move it away only if the database beside it is not one Lumos uses",
+        path.display()
+      )));
+    }
+    let mut gen_bytes = [0u8; 8];
+    gen_bytes.copy_from_slice(&header[8..]);
+    let generation = u64::from_le_bytes(gen_bytes);
+    if generation != self.view.generation || size < self.view.offset {
+      // Folded (and emptied) by someone else: what this view held is in the tables now.
+      self.view.reset(generation);
+    }
+    let start = self.view.offset;
+    if size == start {
+      return Ok(());
+    }
+    let mut buf = vec![0u8; (size - start) as usize];
+    read_at(file, &mut buf, start).map_err(|e| io("read it", e))?;
+    let mut pos = 0;
+    while let Some((payload, len)) = frame_at(&buf[pos..]) {
+      let entry: Entry = serde_json::from_slice(payload).map_err(|e| {
+        StoreError::Db(format!(
+          "workflow journal '{}': the entry at byte {} is unreadable ({e}); it was written by another program or a newer Lumos",
+          path.display(),
+          start + pos as u64
+        ))
+      })?;
+      self.view.apply(entry);
+      pos += len;
+    }
+    let end = start + pos as u64;
+    if end < size {
+      file
+        .set_len(end)
+        .map_err(|e| io("cut off a torn entry", e))?;
+    }
+    self.view.offset = end;
+    self.view.bytes += pos as u64;
+    Ok(())
+  }
+
+  /// The run, if the journal has it (changed since the last fold).
+  pub fn run(&self, workflow_name: &str, run_id: &str) -> Option<&JournalRun> {
+    self
+      .view
+      .runs
+      .get(&(workflow_name.to_string(), run_id.to_string()))
+  }
+
+  /// Appends one entry (one write) and applies it. Returns the run number a `Row` entry got.
+  pub fn append(&mut self, entry: Entry) -> Result<u32> {
+    let payload = serde_json::to_vec(&entry).map_err(|e| {
+      StoreError::invalid(format!(
+        "workflow run change cannot be written as JSON: {e}"
+      ))
+    })?;
+    if payload.len() > MAX_ENTRY {
+      return Err(StoreError::invalid(format!(
+        "a workflow run change of {} bytes is larger than the journal takes ({MAX_ENTRY} bytes); keep step outputs and state smaller",
+        payload.len()
+      )));
+    }
+    let framed = (FRAME_LEN + payload.len()) as u64;
+    if let Some(file) = self.file {
+      let mut frame = Vec::with_capacity(FRAME_LEN + payload.len());
+      frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+      frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+      frame.extend_from_slice(&payload);
+      let offset = self.view.offset;
+      write_at(file, &frame, offset).map_err(|e| io_err(self.path(), "append to it", e))?;
+      if self.journal.sync_each {
+        file
+          .sync_data()
+          .map_err(|e| io_err(self.path(), "fsync it", e))?;
+      }
+      self.view.offset = offset + framed;
+    }
+    self.view.bytes += framed;
+    let n = self.view.names.len() as u32;
+    self.view.apply(entry);
+    Ok(n)
+  }
+
+  /// Folds when the journal has grown to `FOLD_AT`.
+  pub fn fold_if_due(&mut self, conn: &mut Connection) -> Result<()> {
+    if self.view.bytes >= FOLD_AT {
+      self.fold(conn)?;
+    }
+    Ok(())
+  }
+
+  /// Writes every run of the journal into the tables in one transaction (fsynced), then empties
+  /// the journal.
+  pub fn fold(&mut self, conn: &mut Connection) -> Result<()> {
+    if self.view.bytes == 0 {
+      return Ok(());
+    }
+    let mut runs: Vec<&JournalRun> = self.view.runs.values().collect();
+    runs.sort_by_key(|r| r.n);
+    // The journal is emptied right after: the fold must be on disk first even when commits are
+    // not fsynced (`synchronous=NORMAL`).
+    let fsync_fold = self.file.is_some() && !self.journal.sync_each;
+    if fsync_fold {
+      conn
+        .execute_batch("PRAGMA synchronous=FULL")
+        .map_err(db_err)?;
+    }
+    let folded = (|| {
+      let tx = immediate(conn)?;
+      for run in runs {
+        write_run(&tx, run)?;
+      }
+      tx.commit().map_err(db_err)
+    })();
+    if fsync_fold {
+      conn
+        .execute_batch("PRAGMA synchronous=NORMAL")
+        .map_err(db_err)?;
+    }
+    folded?;
+    let generation = self.view.generation + 1;
+    if let Some(file) = self.file {
+      self.write_header(file, generation)?;
+      file
+        .set_len(HEADER_LEN)
+        .map_err(|e| io_err(self.path(), "truncate it", e))?;
+    }
+    self.view.reset(generation);
+    Ok(())
+  }
+}
+
+const RUN_COLS: &str = "workflow_name, run_id, resource_id, status, input, state, result, error, request_context, epoch, created_at, updated_at";
+
+/// Upserts a journal run's row and records; the row keeps its id (its records point at it).
+fn write_run(conn: &Connection, run: &JournalRun) -> Result<()> {
+  let r = &run.row;
+  let opt = |v: &Option<Value>| v.as_ref().map(to_json).transpose();
+  let id: i64 = conn
+    .prepare_cached(&format!(
+      "INSERT INTO lumos_workflow_runs ({RUN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+       ON CONFLICT (workflow_name, run_id) DO UPDATE SET resource_id = excluded.resource_id,
+         status = excluded.status, input = excluded.input, state = excluded.state,
+         result = excluded.result, error = excluded.error, request_context = excluded.request_context,
+         epoch = excluded.epoch, created_at = excluded.created_at, updated_at = excluded.updated_at
+       RETURNING id"
+    ))
+    .map_err(db_err)?
+    .query_row(
+      params![
+        r.workflow_name,
+        r.run_id,
+        r.resource_id,
+        r.status,
+        to_json(&r.input)?,
+        to_json(&r.state)?,
+        opt(&r.result)?,
+        opt(&r.error)?,
+        opt(&r.request_context)?,
+        r.epoch,
+        r.created_at,
+        r.updated_at
+      ],
+      |row| row.get(0),
+    )
+    .map_err(db_err)?;
+  if run.fresh {
+    conn
+      .prepare_cached("DELETE FROM lumos_workflow_step_records WHERE run = ?1")
+      .map_err(db_err)?
+      .execute(params![id])
+      .map_err(db_err)?;
+  }
+  let mut insert = conn
+    .prepare_cached(
+      "INSERT INTO lumos_workflow_step_records (run, key, record) VALUES (?1, ?2, ?3)
+       ON CONFLICT (run, key) DO UPDATE SET record = excluded.record",
+    )
+    .map_err(db_err)?;
+  for rec in &run.records {
+    insert
+      .execute(params![id, rec.key, to_json(&rec.record)?])
+      .map_err(db_err)?;
+  }
+  Ok(())
+}
+
+type RawRun = (
+  String,
+  String,
+  Option<String>,
+  String,
+  String,
+  String,
+  Option<String>,
+  Option<String>,
+  Option<String>,
+  i64,
+  i64,
+  i64,
+);
+
+fn raw_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRun> {
+  Ok((
+    r.get(0)?,
+    r.get(1)?,
+    r.get(2)?,
+    r.get(3)?,
+    r.get(4)?,
+    r.get(5)?,
+    r.get(6)?,
+    r.get(7)?,
+    r.get(8)?,
+    r.get(9)?,
+    r.get(10)?,
+    r.get(11)?,
+  ))
+}
+
+fn run_from(raw: RawRun) -> Result<WorkflowRun> {
+  let (workflow_name, run_id, resource_id, status, input, state, result, error, rc, epoch, c, u) =
+    raw;
+  let what = |col: &str| format!("workflow run '{run_id}' ({col})");
+  let opt = |text: Option<String>, col: &str| -> Result<Option<Value>> {
+    text.map(|t| parse_json(&t, || what(col))).transpose()
+  };
+  Ok(WorkflowRun {
+    input: parse_json(&input, || what("input"))?,
+    state: parse_json(&state, || what("state"))?,
+    result: opt(result, "result")?,
+    error: opt(error, "error")?,
+    request_context: opt(rc, "request_context")?,
+    workflow_name,
+    run_id: run_id.clone(),
+    resource_id,
+    status,
+    epoch,
+    created_at: c,
+    updated_at: u,
+  })
+}
+
+/// A run's row as the tables have it.
+pub(super) fn stored_run(
+  conn: &Connection,
+  name: &str,
+  run_id: &str,
+) -> Result<Option<WorkflowRun>> {
+  conn
+    .prepare_cached(&format!(
+      "SELECT {RUN_COLS} FROM lumos_workflow_runs WHERE workflow_name = ?1 AND run_id = ?2"
+    ))
+    .map_err(db_err)?
+    .query_row(params![name, run_id], raw_run)
+    .optional()
+    .map_err(db_err)?
+    .map(run_from)
+    .transpose()
+}
+
+/// Runs matching a listing's WHERE clause, newest first.
+pub(super) fn stored_runs(
+  conn: &Connection,
+  sql_tail: &str,
+  args: &[rusqlite::types::Value],
+) -> Result<Vec<WorkflowRun>> {
+  let mut stmt = conn
+    .prepare(&format!(
+      "SELECT {RUN_COLS} FROM lumos_workflow_runs{sql_tail}"
+    ))
+    .map_err(db_err)?;
+  let rows = stmt
+    .query_map(rusqlite::params_from_iter(args.iter()), raw_run)
+    .map_err(db_err)?;
+  let mut runs = Vec::new();
+  for row in rows {
+    runs.push(run_from(row.map_err(db_err)?)?);
+  }
+  Ok(runs)
+}
+
+/// A run's step records as the tables have them, in the order they were first written.
+pub(super) fn stored_records(
+  conn: &Connection,
+  name: &str,
+  run_id: &str,
+) -> Result<Vec<WorkflowStepRecord>> {
+  let mut stmt = conn
+    .prepare_cached(
+      "SELECT s.key, s.record FROM lumos_workflow_step_records s JOIN lumos_workflow_runs r ON s.run = r.id
+       WHERE r.workflow_name = ?1 AND r.run_id = ?2 ORDER BY s.seq",
+    )
+    .map_err(db_err)?;
+  let rows = stmt
+    .query_map(params![name, run_id], |r| {
+      Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })
+    .map_err(db_err)?;
+  let mut records = Vec::new();
+  for row in rows {
+    let (key, text) = row.map_err(db_err)?;
+    let record = parse_json(&text, || format!("step record '{key}' of run '{run_id}'"))?;
+    records.push(WorkflowStepRecord { key, record });
+  }
+  Ok(records)
+}
+
+/// The run's records: those in the tables (unless the journal started it afresh), updated and
+/// extended by the journal's, in first-written order.
+pub(super) fn merged_records(
+  conn: &Connection,
+  run: &JournalRun,
+) -> Result<Vec<WorkflowStepRecord>> {
+  if run.fresh {
+    return Ok(run.records.clone());
+  }
+  let mut records = stored_records(conn, &run.row.workflow_name, &run.row.run_id)?;
+  let mut at: HashMap<String, usize> = records
+    .iter()
+    .enumerate()
+    .map(|(i, r)| (r.key.clone(), i))
+    .collect();
+  for rec in &run.records {
+    match at.get(&rec.key) {
+      Some(&i) => records[i].record = rec.record.clone(),
+      None => {
+        at.insert(rec.key.clone(), records.len());
+        records.push(rec.clone());
+      }
+    }
+  }
+  Ok(records)
+}
