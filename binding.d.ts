@@ -142,8 +142,12 @@ export declare class BindingWorkflow {
  */
 export declare class BindingWorkflowHost {
   constructor(dispatch: (call: string) => void)
-  /** The answer (JSON) to call `call_id`; unknown ids (the run was canceled) are ignored. */
-  answer(callId: number, answer: string): void
+  /**
+   * The answer (JSON) to call `call_id`; unknown ids (the run was canceled) are ignored.
+   * Returns the calls the answered runs made next (a JSON array of `{ callId, call }`), which
+   * the facade runs as if dispatched, or `null`.
+   */
+  answer(callId: number, answer: string): string | null
 }
 
 /** One execution in progress. */

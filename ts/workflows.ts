@@ -164,14 +164,29 @@ function requestContextOf(live: LiveRun): RequestContext {
   return live.requestContext
 }
 
-/** The engine's call `{ callId, call }`: runs the function and answers through the host. */
+interface DispatchedCall {
+  callId: number
+  call: HostCall
+}
+
+/** The engine's call `{ callId, call }` through the threadsafe function. */
 function dispatch(text: string): void {
   // The engine writes this text; it always parses.
-  const { callId, call } = JSON.parse(text) as { callId: number; call: HostCall }
+  startCall(JSON.parse(text) as DispatchedCall)
+}
+
+/** Runs the function and answers through the host. */
+function startCall({ callId, call }: DispatchedCall): void {
   runCall(call).then(
-    (answer) => host?.answer(callId, answer),
-    (err) => host?.answer(callId, JSON.stringify({ status: 'failed', error: errorData(err) })),
+    (answer) => deliver(callId, answer),
+    (err) => deliver(callId, JSON.stringify({ status: 'failed', error: errorData(err) })),
   )
+}
+
+/** The answer polls the run right here (no thread hop); the calls it makes next come back. */
+function deliver(callId: number, answer: string): void {
+  const next = host?.answer(callId, answer)
+  if (next) for (const call of JSON.parse(next) as DispatchedCall[]) startCall(call)
 }
 
 async function runCall(call: HostCall): Promise<string> {

@@ -4,6 +4,7 @@
 mod batch;
 mod embedder;
 mod error;
+mod js_driven;
 mod js_embedder;
 mod js_hook;
 mod js_model;

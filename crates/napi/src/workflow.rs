@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::batch::{next_batch, wait_result};
 use crate::error::coded;
+use crate::js_driven::{self, JsDriven};
 use crate::storage::BindingStorage;
 
 fn wf_err(e: WorkflowError) -> napi::Error {
@@ -42,8 +43,9 @@ fn parse_args<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> napi::R
 type WorkflowDispatchFn = ThreadsafeFunction<String, (), String, napi::Status, false, true>;
 
 /// Calls the facade's dispatcher with `{ callId, call }`; the facade answers through
-/// `BindingWorkflowHost.answer(callId, json)`. One hop to JS and one back per step — awaiting
-/// the dispatcher's returned Promise instead wakes the engine twice (the Promise, then its value).
+/// `BindingWorkflowHost.answer(callId, json)`, which polls the run on the JS thread (see
+/// `js_driven`) and returns the calls that made, so a step costs no thread hop. Calls made on
+/// tokio go through the threadsafe function.
 struct JsWorkflowHost {
   dispatch: WorkflowDispatchFn,
   pending: StdMutex<HashMap<i64, oneshot::Sender<String>>>,
@@ -51,6 +53,13 @@ struct JsWorkflowHost {
 }
 
 impl JsWorkflowHost {
+  /// Through the threadsafe function (from tokio, or outside a drive scope).
+  fn send(&self, call: String) -> napi::Status {
+    self
+      .dispatch
+      .call(call, ThreadsafeFunctionCallMode::NonBlocking)
+  }
+
   fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<i64, oneshot::Sender<String>>> {
     self.pending.lock().unwrap_or_else(PoisonError::into_inner)
   }
@@ -61,10 +70,10 @@ impl Host for JsWorkflowHost {
     let id = self.next_id.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = oneshot::channel();
     self.pending().insert(id, tx);
-    let status = self.dispatch.call(
-      format!("{{\"callId\":{id},\"call\":{payload}}}"),
-      ThreadsafeFunctionCallMode::NonBlocking,
-    );
+    let status = match js_driven::post(format!("{{\"callId\":{id},\"call\":{payload}}}")) {
+      Ok(()) => napi::Status::Ok,
+      Err(call) => self.send(call),
+    };
     if status != napi::Status::Ok {
       self.pending().remove(&id);
       return Box::pin(
@@ -106,11 +115,16 @@ impl BindingWorkflowHost {
   }
 
   /// The answer (JSON) to call `call_id`; unknown ids (the run was canceled) are ignored.
+  /// Returns the calls the answered runs made next (a JSON array of `{ callId, call }`), which
+  /// the facade runs as if dispatched, or `null`.
   #[napi]
-  pub fn answer(&self, call_id: i64, answer: String) {
-    if let Some(tx) = self.host.pending().remove(&call_id) {
-      let _ = tx.send(answer);
-    }
+  pub fn answer(&self, call_id: i64, answer: String) -> Option<String> {
+    let ((), calls) = js_driven::drive(|| {
+      if let Some(tx) = self.host.pending().remove(&call_id) {
+        let _ = tx.send(answer);
+      }
+    });
+    (!calls.is_empty()).then(|| format!("[{}]", calls.join(",")))
   }
 }
 
@@ -213,12 +227,16 @@ pub fn execute_workflow(
     cancel: cancel.clone(),
     live: live.clone(),
   };
-  napi::bindgen_prelude::spawn(async move {
+  let run = async move {
     let text = match engine.execute(execution).await {
       Ok(result) => json!({ "ok": result }).to_string(),
       Err(e) => json!({ "error": { "code": e.code, "message": e.message } }).to_string(),
     };
     let _ = result_tx.send(Some(Arc::new(text)));
+  };
+  // First polled on tokio; from its first step on, polled where JS answers.
+  napi::bindgen_prelude::within_runtime_if_available(|| {
+    JsDriven::spawn(tokio::runtime::Handle::current(), run)
   });
   Ok(BindingWorkflowRun {
     cancel,

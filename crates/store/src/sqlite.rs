@@ -476,27 +476,6 @@ impl SqliteStore {
     .map_err(join_err)?
   }
 
-  /// A write of a few rows (a workflow step's commit): run on the calling task when the writer
-  /// is free — a WAL commit takes tens of µs, handing it to the blocking pool costs two thread
-  /// wake-ups, more than the work — else queued like any write.
-  async fn write_small<T, F>(&self, f: F) -> Result<T>
-  where
-    T: Send + 'static,
-    F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
-  {
-    {
-      let free = match self.inner.writer.try_lock() {
-        Ok(conn) => Some(conn),
-        Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
-        Err(std::sync::TryLockError::WouldBlock) => None,
-      };
-      if let Some(mut conn) = free {
-        return f(&mut conn);
-      }
-    }
-    self.write(f).await
-  }
-
   async fn read<T, F>(&self, f: F) -> Result<T>
   where
     T: Send + 'static,

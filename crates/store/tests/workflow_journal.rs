@@ -291,8 +291,9 @@ async fn a_full_journal_folds_itself_into_the_tables() {
     );
     largest = largest.max(std::fs::metadata(&journal).unwrap().len());
   }
-  // 6.4 MB of records went through a journal that never held more than ~4 MiB.
-  assert!(largest < 4_300_000, "journal reached {largest} bytes");
+  // 6.4 MB of records went through a journal folded at ~4 MiB (in the background, so a few
+  // more records may land before the fold runs).
+  assert!(largest < 5_000_000, "journal reached {largest} bytes");
   let (_, records) = b.load_workflow_run("wf", "big").await.unwrap().unwrap();
   assert_eq!(records.len(), 100);
   assert_eq!(records[99].key, "s99");

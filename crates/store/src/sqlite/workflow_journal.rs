@@ -25,7 +25,8 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -222,6 +223,8 @@ pub(super) struct WorkflowJournal {
   file: OnceLock<File>,
   sync_each: bool,
   view: Mutex<View>,
+  /// A fold is queued on the blocking pool.
+  folding: AtomicBool,
 }
 
 fn io_err(path: &Path, what: &str, e: std::io::Error) -> StoreError {
@@ -288,34 +291,63 @@ impl WorkflowJournal {
       file: OnceLock::new(),
       sync_each,
       view: Mutex::new(View::default()),
+      folding: AtomicBool::new(false),
     }
   }
 
-  /// Takes the journal (this instance's lock, then the file's `flock`) and brings the view up
-  /// to date with the file. Released when the returned guard drops.
+  /// The journal file, opened (created) on first use; `None` for an in-memory database.
+  /// Called with the view's lock held, so no other thread of this instance is here.
+  fn file(&self) -> Result<Option<&File>> {
+    let Some(path) = &self.path else {
+      return Ok(None);
+    };
+    if self.file.get().is_none() {
+      let opened = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| io_err(path, "open the file", e))?;
+      let _ = self.file.set(opened);
+    }
+    Ok(self.file.get())
+  }
+
+  /// Takes the journal (this instance's lock, then the file's `flock`), waiting for either, and
+  /// brings the view up to date with the file. Released when the returned guard drops.
   pub fn lock(&self) -> Result<Locked<'_>> {
     let view = self.view.lock().unwrap_or_else(PoisonError::into_inner);
-    let file = match &self.path {
-      None => None,
-      Some(path) => {
-        if self.file.get().is_none() {
-          let opened = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| io_err(path, "open the file", e))?;
-          // Under the view's lock: no other thread of this instance can be here.
-          let _ = self.file.set(opened);
-        }
-        let file = self.file.get();
-        if let Some(f) = file {
-          f.lock().map_err(|e| io_err(path, "lock the file", e))?;
-        }
-        file
-      }
+    let file = self.file()?;
+    if let (Some(f), Some(path)) = (file, &self.path) {
+      f.lock().map_err(|e| io_err(path, "lock the file", e))?;
+    }
+    self.locked(file, view)
+  }
+
+  /// [`WorkflowJournal::lock`] without waiting: `None` when another thread or process holds it.
+  pub fn try_lock(&self) -> Result<Option<Locked<'_>>> {
+    let view = match self.view.try_lock() {
+      Ok(v) => v,
+      Err(TryLockError::Poisoned(p)) => p.into_inner(),
+      Err(TryLockError::WouldBlock) => return Ok(None),
     };
+    let file = self.file()?;
+    if let (Some(f), Some(path)) = (file, &self.path) {
+      match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => return Err(io_err(path, "lock the file", e)),
+      }
+    }
+    self.locked(file, view).map(Some)
+  }
+
+  fn locked<'a>(
+    &'a self,
+    file: Option<&'a File>,
+    view: MutexGuard<'a, View>,
+  ) -> Result<Locked<'a>> {
     let mut locked = Locked {
       journal: self,
       file,
@@ -323,6 +355,15 @@ impl WorkflowJournal {
     };
     locked.catch_up()?;
     Ok(locked)
+  }
+
+  /// Marks a background fold as started; `false` when one already is.
+  pub fn begin_background_fold(&self) -> bool {
+    !self.folding.swap(true, Ordering::AcqRel)
+  }
+
+  pub fn end_background_fold(&self) {
+    self.folding.store(false, Ordering::Release);
   }
 }
 
@@ -460,12 +501,9 @@ impl Locked<'_> {
     Ok(n)
   }
 
-  /// Folds when the journal has grown to `FOLD_AT`.
-  pub fn fold_if_due(&mut self, conn: &mut Connection) -> Result<()> {
-    if self.view.bytes >= FOLD_AT {
-      self.fold(conn)?;
-    }
-    Ok(())
+  /// Whether the journal has grown to `FOLD_AT` since the last fold.
+  pub fn fold_due(&self) -> bool {
+    self.view.bytes >= FOLD_AT
   }
 
   /// Writes every run of the journal into the tables in one transaction (fsynced), then empties

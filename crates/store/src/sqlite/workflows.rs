@@ -5,14 +5,16 @@
 //! journal into the tables first and read them.
 
 use futures::future::BoxFuture;
-use rusqlite::params;
 use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, params};
 use serde_json::Value;
 
 use super::workflow_journal::{
   Entry, Locked, merged_records, stored_records, stored_run, stored_runs,
 };
 use super::{SqliteStore, db_err, immediate, limit_sql};
+use std::sync::PoisonError;
+
 use crate::error::Result;
 use crate::util::{self, now_ms};
 use crate::workflows::*;
@@ -21,7 +23,7 @@ use crate::workflows::*;
 /// into the journal first. `None`: no such run, or another epoch owns it.
 fn owned_run(
   j: &mut Locked<'_>,
-  conn: &rusqlite::Connection,
+  conn: &Connection,
   name: &str,
   run_id: &str,
   epoch: i64,
@@ -38,15 +40,91 @@ fn owned_run(
   }
 }
 
+impl SqliteStore {
+  /// One change through the journal: on the calling thread when the writer connection and the
+  /// journal are free (no thread hop; this may be the JS thread, see lumos-node's js_driven),
+  /// else on the blocking pool, waiting for them. A journal grown to its fold size is folded on
+  /// the blocking pool, not on the calling thread.
+  async fn journal_change<T, F>(&self, f: F) -> Result<T>
+  where
+    T: Send + 'static,
+    F: FnOnce(&mut Locked<'_>, &mut Connection) -> Result<T> + Send + 'static,
+  {
+    let f = match self.change_inline(f) {
+      Ok(out) => return out,
+      Err(f) => f,
+    };
+    let inner = self.inner.clone();
+    self
+      .write(move |conn| {
+        let mut j = inner.workflow_journal.lock()?;
+        let out = f(&mut j, conn)?;
+        if j.fold_due() {
+          j.fold(conn)?;
+        }
+        Ok(out)
+      })
+      .await
+  }
+
+  /// `f` run on this thread if the writer and the journal are free; else `f` back, untouched.
+  fn change_inline<T, F>(&self, f: F) -> std::result::Result<Result<T>, F>
+  where
+    F: FnOnce(&mut Locked<'_>, &mut Connection) -> Result<T>,
+  {
+    let mut conn = match self.inner.writer.try_lock() {
+      Ok(conn) => conn,
+      Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+      Err(std::sync::TryLockError::WouldBlock) => return Err(f),
+    };
+    let mut j = match self.inner.workflow_journal.try_lock() {
+      Ok(Some(j)) => j,
+      Ok(None) => return Err(f),
+      Err(e) => return Ok(Err(e)),
+    };
+    let out = f(&mut j, &mut conn);
+    let due = j.fold_due();
+    drop(j);
+    drop(conn);
+    if due {
+      self.fold_in_background();
+    }
+    Ok(out)
+  }
+
+  fn fold_in_background(&self) {
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+      return; // folded by the next change that runs on the blocking pool, or a listing
+    };
+    if !self.inner.workflow_journal.begin_background_fold() {
+      return;
+    }
+    let inner = self.inner.clone();
+    rt.spawn_blocking(move || {
+      let journal = &inner.workflow_journal;
+      let folded = (|| {
+        let mut conn = inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut j = journal.lock()?;
+        if j.fold_due() {
+          j.fold(&mut conn)?;
+        }
+        Ok::<_, crate::StoreError>(())
+      })();
+      journal.end_background_fold();
+      // A failed fold leaves the entries in the journal (nothing is lost); the next fold,
+      // by a listing or a change on the blocking pool, tries again and reports the error.
+      drop(folded);
+    });
+  }
+}
+
 impl WorkflowStore for SqliteStore {
   fn begin_workflow_run(&self, run: NewWorkflowRun) -> BoxFuture<'_, Result<Claim>> {
     Box::pin(async move {
       util::check_id("workflow name", &run.workflow_name)?;
       util::check_id("run id", &run.run_id)?;
-      let journal = self.inner.clone();
       self
-        .write_small(move |conn| {
-          let mut j = journal.workflow_journal.lock()?;
+        .journal_change(move |j, conn| {
           let status = match j.run(&run.workflow_name, &run.run_id) {
             Some(r) => Some(r.row.status.clone()),
             None => stored_run(conn, &run.workflow_name, &run.run_id)?.map(|r| r.status),
@@ -77,7 +155,6 @@ impl WorkflowStore for SqliteStore {
             row: Box::new(row),
             fresh: true,
           })?;
-          j.fold_if_due(conn)?;
           Ok(Claim::Claimed { epoch: 1 })
         })
         .await
@@ -97,9 +174,7 @@ impl WorkflowStore for SqliteStore {
       to.to_string(),
     );
     let from: Vec<String> = from.iter().map(|s| s.to_string()).collect();
-    let journal = self.inner.clone();
-    Box::pin(self.write_small(move |conn| {
-      let mut j = journal.workflow_journal.lock()?;
+    Box::pin(self.journal_change(move |j, conn| {
       let now = now_ms();
       let claim = if let Some(run) = j.run(&name, &id) {
         if !from.contains(&run.row.status) {
@@ -136,7 +211,6 @@ impl WorkflowStore for SqliteStore {
           }
         }
       };
-      j.fold_if_due(conn)?;
       Ok(claim)
     }))
   }
@@ -150,10 +224,8 @@ impl WorkflowStore for SqliteStore {
     state: Option<Value>,
   ) -> BoxFuture<'a, Result<bool>> {
     let (name, id) = (workflow_name.to_string(), run_id.to_string());
-    let journal = self.inner.clone();
-    Box::pin(self.write_small(move |conn| {
-      let mut j = journal.workflow_journal.lock()?;
-      let Some(n) = owned_run(&mut j, conn, &name, &id, epoch)? else {
+    Box::pin(self.journal_change(move |j, conn| {
+      let Some(n) = owned_run(j, conn, &name, &id, epoch)? else {
         return Ok(false);
       };
       j.append(Entry::Step {
@@ -162,7 +234,6 @@ impl WorkflowStore for SqliteStore {
         record: record.record,
         state,
       })?;
-      j.fold_if_due(conn)?;
       Ok(true)
     }))
   }
@@ -175,10 +246,8 @@ impl WorkflowStore for SqliteStore {
     update: WorkflowRunUpdate,
   ) -> BoxFuture<'a, Result<bool>> {
     let (name, id) = (workflow_name.to_string(), run_id.to_string());
-    let journal = self.inner.clone();
-    Box::pin(self.write_small(move |conn| {
-      let mut j = journal.workflow_journal.lock()?;
-      let Some(n) = owned_run(&mut j, conn, &name, &id, epoch)? else {
+    Box::pin(self.journal_change(move |j, conn| {
+      let Some(n) = owned_run(j, conn, &name, &id, epoch)? else {
         return Ok(false);
       };
       j.append(Entry::End {
@@ -189,7 +258,6 @@ impl WorkflowStore for SqliteStore {
         state: update.state,
         at: now_ms(),
       })?;
-      j.fold_if_due(conn)?;
       Ok(true)
     }))
   }
