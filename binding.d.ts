@@ -152,6 +152,11 @@ export declare class BindingWorkflowHost {
 
 /** One execution in progress. */
 export declare class BindingWorkflowRun {
+  /**
+   * The step calls the run made while it was started (a JSON array of `{ callId, call }`, as
+   * `BindingWorkflowHost.answer` returns them), once; then `null`.
+   */
+  takeCalls(): string | null
   /** The next batch of events as a JSON array, or `null` when the run has ended. */
   next(): Promise<string | null>
   result(): Promise<string>

@@ -598,6 +598,8 @@ export class Run<TIn = any, TOut = any> {
     const live: LiveRun = { native: nativeRun, requestContext, abort: new AbortController(), mastra: this.#workflow.__mastra(), resourceId: this.resourceId }
     this.#live = live
     liveRuns.set(this.runId, live)
+    const first = nativeRun.takeCalls()
+    if (first) for (const call of JSON.parse(first) as DispatchedCall[]) startCall(call)
     return live
   }
 

@@ -174,6 +174,7 @@ pub struct BindingWorkflowRun {
   events: Option<Arc<Mutex<mpsc::UnboundedReceiver<Value>>>>,
   result: watch::Receiver<Option<Arc<String>>>,
   live: Arc<LiveRun>,
+  first_calls: StdMutex<Option<String>>,
 }
 
 /// Starts, resumes or restarts a run. The handle's `result()` resolves with
@@ -234,20 +235,32 @@ pub fn execute_workflow(
     };
     let _ = result_tx.send(Some(Arc::new(text)));
   };
-  // First polled on tokio; from its first step on, polled where JS answers.
-  napi::bindgen_prelude::within_runtime_if_available(|| {
-    JsDriven::spawn(tokio::runtime::Handle::current(), run)
-  });
+  // The run's first stretch (its start, its first step calls) happens here, on the JS thread;
+  // the facade takes the calls with `takeCalls()`.
+  let ((), calls) =
+    js_driven::drive(|| JsDriven::spawn(tokio::runtime::Handle::current(), run));
   Ok(BindingWorkflowRun {
     cancel,
     events: events_rx,
     result: result_rx,
     live,
+    first_calls: StdMutex::new((!calls.is_empty()).then(|| format!("[{}]", calls.join(",")))),
   })
 }
 
 #[napi]
 impl BindingWorkflowRun {
+  /// The step calls the run made while it was started (a JSON array of `{ callId, call }`, as
+  /// `BindingWorkflowHost.answer` returns them), once; then `null`.
+  #[napi]
+  pub fn take_calls(&self) -> Option<String> {
+    self
+      .first_calls
+      .lock()
+      .unwrap_or_else(PoisonError::into_inner)
+      .take()
+  }
+
   /// The next batch of events as a JSON array, or `null` when the run has ended.
   #[napi]
   pub async fn next(&self) -> napi::Result<Option<String>> {
