@@ -237,8 +237,7 @@ pub fn execute_workflow(
   };
   // The run's first stretch (its start, its first step calls) happens here, on the JS thread;
   // the facade takes the calls with `takeCalls()`.
-  let ((), calls) =
-    js_driven::drive(|| JsDriven::spawn(tokio::runtime::Handle::current(), run));
+  let ((), calls) = js_driven::drive(|| JsDriven::spawn(tokio::runtime::Handle::current(), run));
   Ok(BindingWorkflowRun {
     cancel,
     events: events_rx,

@@ -5,7 +5,7 @@
 //! them again: at one commit per step that is ~10 KB of I/O for a step whose record is 150
 //! bytes. Instead, every change to a workflow run (begin, claim, step, end) is one framed
 //! entry appended to `<database>-workflow-journal` with a single write, and the journal's runs
-//! are folded into the SQLite tables in one transaction once it holds `FOLD_AT` bytes (or when
+//! are folded into the SQLite tables in one transaction once it holds `FOLD_AT` bytes (4 MiB) (or when
 //! runs are listed or deleted, which read the tables). Durability is the database's: a written
 //! entry survives the process being killed; with `Synchronous::Full` each entry is also
 //! fsynced.
@@ -40,8 +40,10 @@ const MAGIC: &[u8; 8] = b"LUMOSWJ1";
 const HEADER_LEN: u64 = 16;
 const FRAME_LEN: usize = 8;
 /// Journal bytes (since the last fold) at which its runs are folded into the tables. Large
-/// enough that a fold's B-tree pages are shared by many runs; small enough that a fold is a
-/// few tens of ms and replaying the journal on open is quick.
+/// enough that the pages a fold touches at random (the run id index) are shared by ~1,500
+/// runs; small enough that a fold is ~100 ms (changes made meanwhile wait for it: at 16 MiB a
+/// run waited 750 ms) and replaying the journal on open is quick. The view holds the records
+/// as JSON text, so it costs about the journal's size.
 const FOLD_AT: u64 = 4 << 20;
 /// Largest entry accepted (the length field is 32-bit).
 const MAX_ENTRY: usize = (u32::MAX as usize) >> 1;
@@ -111,8 +113,8 @@ pub(super) struct JournalRun {
   pub row: WorkflowRun,
   /// Started afresh in the journal: records in the tables under the same id are not its own.
   pub fresh: bool,
-  /// In the order first written; `positions` maps a key to its index.
-  pub records: Vec<WorkflowStepRecord>,
+  /// `(key, record as JSON)`, in the order first written; `positions` maps a key to its index.
+  records: Vec<(String, String)>,
   positions: HashMap<String, usize>,
 }
 
@@ -184,11 +186,12 @@ impl View {
           if let Some(state) = state {
             run.row.state = state;
           }
+          let json = record.to_string();
           match run.positions.get(&key) {
-            Some(&i) => run.records[i].record = record,
+            Some(&i) => run.records[i].1 = json,
             None => {
               run.positions.insert(key.clone(), run.records.len());
-              run.records.push(WorkflowStepRecord { key, record });
+              run.records.push((key, json));
             }
           }
         }
@@ -594,10 +597,8 @@ fn write_run(conn: &Connection, run: &JournalRun) -> Result<()> {
        ON CONFLICT (run, key) DO UPDATE SET record = excluded.record",
     )
     .map_err(db_err)?;
-  for rec in &run.records {
-    insert
-      .execute(params![id, rec.key, to_json(&rec.record)?])
-      .map_err(db_err)?;
+  for (key, json) in &run.records {
+    insert.execute(params![id, key, json]).map_err(db_err)?;
   }
   Ok(())
 }
@@ -728,21 +729,28 @@ pub(super) fn merged_records(
   conn: &Connection,
   run: &JournalRun,
 ) -> Result<Vec<WorkflowStepRecord>> {
-  if run.fresh {
-    return Ok(run.records.clone());
-  }
-  let mut records = stored_records(conn, &run.row.workflow_name, &run.row.run_id)?;
+  let mut records = if run.fresh {
+    Vec::with_capacity(run.records.len())
+  } else {
+    stored_records(conn, &run.row.workflow_name, &run.row.run_id)?
+  };
   let mut at: HashMap<String, usize> = records
     .iter()
     .enumerate()
     .map(|(i, r)| (r.key.clone(), i))
     .collect();
-  for rec in &run.records {
-    match at.get(&rec.key) {
-      Some(&i) => records[i].record = rec.record.clone(),
+  for (key, json) in &run.records {
+    let record = parse_json(json, || {
+      format!("step record '{key}' of run '{}'", run.row.run_id)
+    })?;
+    match at.get(key) {
+      Some(&i) => records[i].record = record,
       None => {
-        at.insert(rec.key.clone(), records.len());
-        records.push(rec.clone());
+        at.insert(key.clone(), records.len());
+        records.push(WorkflowStepRecord {
+          key: key.clone(),
+          record,
+        });
       }
     }
   }
