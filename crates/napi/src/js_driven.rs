@@ -174,3 +174,8 @@ pub fn post(call: String) -> Result<(), String> {
     None => Err(call),
   })
 }
+
+/// Step calls as the facade takes them: a JSON array, or `None` when there are none.
+pub fn call_batch(calls: Vec<String>) -> Option<String> {
+  (!calls.is_empty()).then(|| format!("[{}]", calls.join(",")))
+}

@@ -124,7 +124,7 @@ impl BindingWorkflowHost {
         let _ = tx.send(answer);
       }
     });
-    (!calls.is_empty()).then(|| format!("[{}]", calls.join(",")))
+    js_driven::call_batch(calls)
   }
 }
 
@@ -243,7 +243,7 @@ pub fn execute_workflow(
     events: events_rx,
     result: result_rx,
     live,
-    first_calls: StdMutex::new((!calls.is_empty()).then(|| format!("[{}]", calls.join(",")))),
+    first_calls: StdMutex::new(js_driven::call_batch(calls)),
   })
 }
 

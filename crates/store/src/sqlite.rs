@@ -35,7 +35,6 @@ use crate::util::{self, now_ms};
 use crate::{SCHEMA_VERSION, Storage};
 
 mod workflow_journal;
-pub(crate) use workflow_journal::present;
 mod workflows;
 
 /// `PRAGMA synchronous` for the WAL.

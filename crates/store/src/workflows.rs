@@ -9,10 +9,18 @@
 //! finds out on its next commit.
 
 use futures::future::BoxFuture;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::error::Result;
+
+/// `Option<Value>` that keeps a JSON `null` as `Some(Value::Null)`, so a run whose result is
+/// `null` reads back the same after a round trip through the journal.
+pub(crate) fn present<'de, D: Deserializer<'de>>(
+  d: D,
+) -> std::result::Result<Option<Value>, D::Error> {
+  Value::deserialize(d).map(Some)
+}
 
 /// A stored run (without its step records).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,19 +36,19 @@ pub struct WorkflowRun {
   pub state: Value,
   #[serde(
     default,
-    deserialize_with = "crate::sqlite::present",
+    deserialize_with = "present",
     skip_serializing_if = "Option::is_none"
   )]
   pub result: Option<Value>,
   #[serde(
     default,
-    deserialize_with = "crate::sqlite::present",
+    deserialize_with = "present",
     skip_serializing_if = "Option::is_none"
   )]
   pub error: Option<Value>,
   #[serde(
     default,
-    deserialize_with = "crate::sqlite::present",
+    deserialize_with = "present",
     skip_serializing_if = "Option::is_none"
   )]
   pub request_context: Option<Value>,

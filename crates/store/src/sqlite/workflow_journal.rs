@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{db_err, immediate, parse_json, to_json};
@@ -47,14 +47,6 @@ const FRAME_LEN: usize = 8;
 const FOLD_AT: u64 = 4 << 20;
 /// Largest entry accepted (the length field is 32-bit).
 const MAX_ENTRY: usize = (u32::MAX as usize) >> 1;
-
-/// `Option<Value>` that keeps a JSON `null` as `Some(Value::Null)`, so a run whose result is
-/// `null` reads back the same after a round trip through the journal.
-pub(crate) fn present<'de, D: Deserializer<'de>>(
-  d: D,
-) -> std::result::Result<Option<Value>, D::Error> {
-  Value::deserialize(d).map(Some)
-}
 
 /// One change to a run. Runs are named by their number `n`: the position of their latest
 /// `Row` entry since the last fold, so step entries do not repeat the names.
@@ -76,7 +68,7 @@ pub(super) enum Entry {
     record: Value,
     #[serde(
       default,
-      deserialize_with = "present",
+      deserialize_with = "crate::workflows::present",
       skip_serializing_if = "Option::is_none"
     )]
     state: Option<Value>,
@@ -86,19 +78,19 @@ pub(super) enum Entry {
     status: String,
     #[serde(
       default,
-      deserialize_with = "present",
+      deserialize_with = "crate::workflows::present",
       skip_serializing_if = "Option::is_none"
     )]
     result: Option<Value>,
     #[serde(
       default,
-      deserialize_with = "present",
+      deserialize_with = "crate::workflows::present",
       skip_serializing_if = "Option::is_none"
     )]
     error: Option<Value>,
     #[serde(
       default,
-      deserialize_with = "present",
+      deserialize_with = "crate::workflows::present",
       skip_serializing_if = "Option::is_none"
     )]
     state: Option<Value>,

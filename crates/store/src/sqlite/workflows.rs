@@ -40,6 +40,23 @@ fn owned_run(
   }
 }
 
+/// Appends the entry `change(n)` for a run owned by `epoch`; `false` (nothing written) when
+/// another epoch owns it or it does not exist.
+fn append_owned(
+  j: &mut Locked<'_>,
+  conn: &Connection,
+  name: &str,
+  run_id: &str,
+  epoch: i64,
+  change: impl FnOnce(u32) -> Entry,
+) -> Result<bool> {
+  let Some(n) = owned_run(j, conn, name, run_id, epoch)? else {
+    return Ok(false);
+  };
+  j.append(change(n))?;
+  Ok(true)
+}
+
 impl SqliteStore {
   /// One change through the journal: on the calling thread when the writer connection and the
   /// journal are free (no thread hop; this may be the JS thread, see lumos-node's js_driven),
@@ -225,16 +242,12 @@ impl WorkflowStore for SqliteStore {
   ) -> BoxFuture<'a, Result<bool>> {
     let (name, id) = (workflow_name.to_string(), run_id.to_string());
     Box::pin(self.journal_change(move |j, conn| {
-      let Some(n) = owned_run(j, conn, &name, &id, epoch)? else {
-        return Ok(false);
-      };
-      j.append(Entry::Step {
+      append_owned(j, conn, &name, &id, epoch, |n| Entry::Step {
         n,
         key: record.key,
         record: record.record,
         state,
-      })?;
-      Ok(true)
+      })
     }))
   }
 
@@ -247,18 +260,14 @@ impl WorkflowStore for SqliteStore {
   ) -> BoxFuture<'a, Result<bool>> {
     let (name, id) = (workflow_name.to_string(), run_id.to_string());
     Box::pin(self.journal_change(move |j, conn| {
-      let Some(n) = owned_run(j, conn, &name, &id, epoch)? else {
-        return Ok(false);
-      };
-      j.append(Entry::End {
+      append_owned(j, conn, &name, &id, epoch, |n| Entry::End {
         n,
         status: update.status,
         result: update.result,
         error: update.error,
         state: update.state,
         at: now_ms(),
-      })?;
-      Ok(true)
+      })
     }))
   }
 
