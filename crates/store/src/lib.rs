@@ -39,7 +39,7 @@ pub use types::*;
 pub use workflows::*;
 
 /// Latest schema version this build writes (both backends).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The storage interface Lumos memory runs on. All methods are safe to call concurrently from
 /// any tokio task.

@@ -205,6 +205,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
   // Version 3 reshaped SQLite's workflow tables for its workflow journal; PostgreSQL's are
   // unchanged (the number is shared by both backends).
   (3, "SELECT 1"),
+  // SQLite packs a run's step records into its row at version 4; PostgreSQL keeps a row per
+  // record (it commits each step on its own).
+  (4, "SELECT 1"),
 ];
 
 /// Parses `postgres://user:pass@host:port/db` (or the key=value form), with libpq's `sslmode`

@@ -323,6 +323,19 @@ const MIGRATIONS: &[(i64, &str)] = &[
    CREATE INDEX lumos_workflow_runs_created ON lumos_workflow_runs (workflow_name, created_at);
    CREATE INDEX lumos_workflow_runs_status ON lumos_workflow_runs (status, workflow_name);",
   ),
+  (
+    4,
+    // A run's step records move into its row (`steps`: one JSON object, deflated when Lumos
+    // writes it; the migration leaves JSON text, which reads the same): a fold writes one row
+    // per run instead of a row and an index entry per step.
+    "ALTER TABLE lumos_workflow_runs ADD COLUMN steps BLOB;
+   UPDATE lumos_workflow_runs SET steps = (
+     SELECT json_group_object(key, json(record)) FROM (
+       SELECT key, record FROM lumos_workflow_step_records s
+       WHERE s.run = lumos_workflow_runs.id ORDER BY s.seq))
+   WHERE id IN (SELECT run FROM lumos_workflow_step_records);
+   DROP TABLE lumos_workflow_step_records;",
+  ),
 ];
 
 fn migrate(conn: &mut Connection) -> Result<()> {

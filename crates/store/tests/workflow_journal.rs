@@ -384,6 +384,60 @@ async fn a_database_from_schema_2_keeps_its_runs() {
   assert_eq!(s.integrity_check().await.unwrap(), "ok");
 }
 
+#[tokio::test]
+async fn a_folded_run_keeps_its_records_packed_in_its_row() {
+  let dir = tempfile::tempdir().unwrap();
+  let db = dir.path().join("packed.db");
+  let s = open(&db).await;
+  s.begin_workflow_run(new_run("p")).await.unwrap();
+  // 50 records that repeat each other, as a run's records do.
+  for i in 0..50 {
+    let r = WorkflowStepRecord {
+      key: format!("s{i}"),
+      record: json!({ "from": format!("s{}", i.max(1) - 1), "startedAt": 1_796_352_408_647_i64 + i, "status": "success", "output": { "n": i } }),
+    };
+    assert!(s.commit_workflow_step("wf", "p", 1, r, None).await.unwrap());
+  }
+  s.list_workflow_runs(ListWorkflowRunsQuery::default())
+    .await
+    .unwrap();
+  let (_, records) = s.load_workflow_run("wf", "p").await.unwrap().unwrap();
+  assert_eq!(records.len(), 50);
+  assert_eq!(records[49].key, "s49");
+  assert_eq!(records[49].record["output"], json!({ "n": 49 }));
+  let text: usize = records
+    .iter()
+    .map(|r| r.key.len() + r.record.to_string().len())
+    .sum();
+  let conn = rusqlite::Connection::open(&db).unwrap();
+  let packed: i64 = conn
+    .query_row(
+      "SELECT length(steps) FROM lumos_workflow_runs WHERE run_id = 'p'",
+      [],
+      |r| r.get(0),
+    )
+    .unwrap();
+  let packed = packed as usize;
+  assert!(
+    packed * 4 < text,
+    "packed records take {packed} bytes for {text} bytes of JSON"
+  );
+
+  // A row whose packed records were damaged is an error, not a panic or an empty run.
+  conn
+    .execute(
+      "UPDATE lumos_workflow_runs SET steps = x'00ff13' WHERE run_id = 'p'",
+      [],
+    )
+    .unwrap();
+  let err = s.load_workflow_run("wf", "p").await.unwrap_err();
+  assert_eq!(err.code(), "STORE_DB");
+  assert!(
+    err.to_string().contains("step records of workflow run 'p'"),
+    "{err}"
+  );
+}
+
 const CHILD_DB: &str = "LUMOS_JOURNAL_CHILD_DB";
 
 /// The writer of `sigkill_mid_run_loses_no_acknowledged_step`: runs only with the env var set.

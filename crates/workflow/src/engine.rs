@@ -148,11 +148,9 @@ impl LiveRun {
 
   fn put(&self, key: &str, record: Value) {
     let mut g = self.lock();
-    if record.get("nested").is_none()
-      && record.get("kind").is_none()
-      && let Some(id) = record.get("stepId").and_then(Value::as_str)
-    {
-      g.latest.insert(id.to_string(), key.to_string());
+    if record.get("nested").is_none() && record.get("kind").is_none() {
+      let id = view::step_id(key, &record).to_string();
+      g.latest.insert(id, key.to_string());
     }
     g.records.insert(key.to_string(), record);
   }
@@ -318,22 +316,26 @@ impl Ctx {
     })
   }
 
+  /// The fields every record of step `id` (stored under `key`) starts with.
   fn base_record(
     &self,
     scope: &Scope,
+    key: &str,
     id: &str,
     input: &Value,
     from: &Option<From>,
   ) -> Map<String, Value> {
     let mut r = Map::new();
-    r.insert("stepId".into(), json!(id));
+    if key != id {
+      r.insert("stepId".into(), json!(id));
+    }
     match from {
       Some(f) => {
-        let mut p = json!({ "key": f.key });
-        if let Some(i) = f.index {
-          p["index"] = json!(i);
-        }
-        r.insert("payloadFrom".into(), p);
+        let from = match f.index {
+          Some(i) => json!([f.key, i]),
+          None => json!(f.key),
+        };
+        r.insert("from".into(), from);
       }
       None => {
         r.insert("payload".into(), input.clone());
@@ -630,7 +632,7 @@ impl Ctx {
         } else {
           started + amount.unwrap_or(0).max(0)
         };
-        let mut r = self.base_record(scope, id, &input, &from);
+        let mut r = self.base_record(scope, &key, id, &input, &from);
         r.insert("status".into(), json!("waiting"));
         r.insert("wakeAt".into(), json!(wake));
         r.insert("startedAt".into(), json!(started));
@@ -648,7 +650,7 @@ impl Ctx {
     }
     let mut r = existing
       .and_then(|r| r.as_object().cloned())
-      .unwrap_or_else(|| self.base_record(scope, id, &input, &from));
+      .unwrap_or_else(|| self.base_record(scope, &key, id, &input, &from));
     r.insert("status".into(), json!("success"));
     r.insert("endedAt".into(), json!(now()));
     r.remove("wakeAt");
@@ -707,7 +709,7 @@ impl Ctx {
       .and_then(|r| r.get("startedAt"))
       .and_then(Value::as_i64)
       .unwrap_or_else(now);
-    let mut record = self.base_record(scope, &s.id, &input, &from);
+    let mut record = self.base_record(scope, &key, &s.id, &input, &from);
     record.insert("startedAt".into(), json!(started));
     let event_base = || {
       let mut p = json!({ "stepName": s.id, "id": s.id, "payload": input, "startedAt": started });
@@ -814,10 +816,7 @@ impl Ctx {
           && let Some(r) = record.as_object()
         {
           for (k, v) in r {
-            if !matches!(
-              k.as_str(),
-              "stepId" | "payloadFrom" | "nested" | "group" | "forEachIndex" | "path"
-            ) {
+            if !view::INTERNAL.contains(&k.as_str()) {
               o.insert(k.clone(), v.clone());
             }
           }
@@ -868,7 +867,7 @@ impl Ctx {
     let flow = self
       .seq(inner, &child.steps, input.clone(), from.clone())
       .await;
-    let mut record = self.base_record(scope, &s.id, &input, &from);
+    let mut record = self.base_record(scope, &key, &s.id, &input, &from);
     record.insert("startedAt".into(), json!(started));
     record.insert("container".into(), json!(true));
     let (flow, event) = match flow {
@@ -1145,7 +1144,8 @@ impl Engine {
       "workflow-finish",
       json!({ "workflowStatus": status, "metadata": {}, "output": { "usage": { "inputTokens": 0, "outputTokens": 0, "totalTokens": 0 } } }),
     );
-    let records = ctx.live.lock().records.clone();
+    // The run is over: nothing reads its live records any more.
+    let records = std::mem::take(&mut ctx.live.lock().records);
     Ok(view::run_result(
       Outcome {
         run_id: &run_id,
@@ -1186,14 +1186,9 @@ fn resume_targets(
   let matches_index = |r: &Value| {
     for_each_index.is_none_or(|i| r.get("forEachIndex").and_then(Value::as_u64) == Some(i))
   };
-  let id_of = |r: &Value| {
-    r.get("stepId")
-      .and_then(Value::as_str)
-      .unwrap_or("")
-      .to_string()
-  };
+  let id_of = |key: &str, r: &Value| view::step_id(key, r).to_string();
   let chosen: Vec<&str> = if steps.is_empty() {
-    let ids: HashSet<String> = leaves.iter().map(|(_, r)| id_of(r)).collect();
+    let ids: HashSet<String> = leaves.iter().map(|(k, r)| id_of(k, r)).collect();
     if ids.len() > 1 {
       let mut ids: Vec<String> = ids.into_iter().collect();
       ids.sort();
@@ -1213,12 +1208,12 @@ fn resume_targets(
   } else {
     leaves
       .iter()
-      .filter(|(_, r)| steps.contains(&id_of(r)) && matches_index(r))
+      .filter(|(k, r)| steps.contains(&id_of(k, r)) && matches_index(r))
       .map(|(k, _)| *k)
       .collect()
   };
   if chosen.is_empty() {
-    let ids: Vec<String> = leaves.iter().map(|(_, r)| id_of(r)).collect();
+    let ids: Vec<String> = leaves.iter().map(|(k, r)| id_of(k, r)).collect();
     return Err(WorkflowError::new(
       "WORKFLOW_RESUME_STEP_NOT_SUSPENDED",
       format!(

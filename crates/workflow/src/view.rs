@@ -6,37 +6,55 @@ use serde_json::{Map, Value, json};
 
 use lumos_store::{WorkflowRun, WorkflowRunPage, WorkflowStepRecord};
 
-/// Keys of a record the engine keeps for itself.
-const INTERNAL: &[&str] = &[
+/// Keys of a record the engine keeps for itself (`payloadFrom` is what records stored before
+/// `from` used).
+pub(crate) const INTERNAL: &[&str] = &[
   "stepId",
   "kind",
   "nested",
   "group",
   "forEachIndex",
+  "from",
   "payloadFrom",
   "path",
   "wakeAt",
   "container",
 ];
 
+/// The step id a record belongs to: its `stepId`, or its key when the two are the same (the
+/// engine leaves `stepId` out then, to keep records small).
+pub(crate) fn step_id<'a>(key: &'a str, r: &'a Value) -> &'a str {
+  r.get("stepId").and_then(Value::as_str).unwrap_or(key)
+}
+
 fn is_shown(r: &Value) -> bool {
   r.get("kind").is_none() && r.get("nested").is_none()
 }
 
 /// The `payload` a record shows: inline, or the output (or one item of it) of the record its
-/// input came from. `input` is the run's input.
+/// input came from — `from` is that record's key, or `[key, index]` for a foreach item (older
+/// records have `payloadFrom: { key, index? }`). `input` is the run's input.
 fn payload_of(r: &Value, records: &Map<String, Value>, input: &Value) -> Option<Value> {
   if let Some(p) = r.get("payload") {
     return Some(p.clone());
   }
-  let from = r.get("payloadFrom")?;
-  let key = from.get("key")?.as_str()?;
+  let (key, index) = match r.get("from") {
+    Some(Value::String(key)) => (key.as_str(), None),
+    Some(Value::Array(pair)) => (pair.first()?.as_str()?, pair.get(1)?.as_u64()),
+    _ => {
+      let from = r.get("payloadFrom")?;
+      (
+        from.get("key")?.as_str()?,
+        from.get("index").and_then(Value::as_u64),
+      )
+    }
+  };
   let whole = if key == "input" {
     input
   } else {
     records.get(key)?.get("output")?
   };
-  match from.get("index").and_then(Value::as_u64) {
+  match index {
     Some(i) => whole.get(i as usize).cloned(),
     None => Some(whole.clone()),
   }
@@ -60,10 +78,8 @@ fn public(r: &Value, records: &Map<String, Value>, input: &Value) -> Value {
 /// `steps` keyed by step id (without the `input` entry).
 pub fn steps(records: &Map<String, Value>, input: &Value) -> Map<String, Value> {
   let mut out = Map::new();
-  for r in records.values().filter(|r| is_shown(r)) {
-    let Some(id) = r.get("stepId").and_then(Value::as_str) else {
-      continue;
-    };
+  for (key, r) in records.iter().filter(|(_, r)| is_shown(r)) {
+    let id = step_id(key, r);
     match r.get("forEachIndex").and_then(Value::as_u64) {
       None => {
         out.insert(id.to_string(), public(r, records, input));
@@ -129,13 +145,12 @@ pub fn steps(records: &Map<String, Value>, input: &Value) -> Map<String, Value> 
 /// Mastra does).
 pub fn execution_path(records: &Map<String, Value>) -> Vec<String> {
   let mut path: Vec<String> = Vec::new();
-  for r in records
-    .values()
-    .filter(|r| is_shown(r) && r.get("group").is_none())
+  for (key, r) in records
+    .iter()
+    .filter(|(_, r)| is_shown(r) && r.get("group").is_none())
   {
-    if let Some(id) = r.get("stepId").and_then(Value::as_str)
-      && !path.iter().any(|p| p == id)
-    {
+    let id = step_id(key, r);
+    if !path.iter().any(|p| p == id) {
       path.push(id.to_string());
     }
   }
@@ -159,10 +174,8 @@ pub fn suspended_leaves(records: &Map<String, Value>) -> Vec<(&str, &Value)> {
 fn suspended_parts(records: &Map<String, Value>) -> (Vec<Value>, Map<String, Value>) {
   let mut paths = Vec::new();
   let mut payloads = Map::new();
-  for (_, r) in suspended_leaves(records) {
-    let Some(id) = r.get("stepId").and_then(Value::as_str) else {
-      continue;
-    };
+  for (key, r) in suspended_leaves(records) {
+    let id = step_id(key, r);
     let path = r.get("path").cloned().unwrap_or_else(|| json!([id]));
     if !paths.contains(&path) {
       paths.push(path);

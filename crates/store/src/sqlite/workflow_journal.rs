@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
 
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -544,54 +545,97 @@ impl Locked<'_> {
 
 const RUN_COLS: &str = "workflow_name, run_id, resource_id, status, input, state, result, error, request_context, epoch, created_at, updated_at";
 
-/// Upserts a journal run's row and records; the row keeps its id (its records point at it).
+/// Deflate level for packed step records: level 1 packs a run's records as small as level 6
+/// does (they repeat each other's field names and timestamps) in less time.
+const STEPS_DEFLATE_LEVEL: u8 = 1;
+/// A packed `steps` column that inflates to more than this is treated as corrupt.
+const MAX_STEPS_TEXT: usize = 1 << 30;
+
+/// A run's step records as its row's `steps` column holds them: the JSON object
+/// `{ key: record, … }` in first-written order, deflated (~1/8 of the text).
+fn pack_steps<'a>(records: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
+  let mut text = String::from("{");
+  for (i, (key, record)) in records.enumerate() {
+    if i > 0 {
+      text.push(',');
+    }
+    text.push_str(&Value::String(key.to_owned()).to_string());
+    text.push(':');
+    text.push_str(record);
+  }
+  text.push('}');
+  miniz_oxide::deflate::compress_to_vec(text.as_bytes(), STEPS_DEFLATE_LEVEL)
+}
+
+/// Reads a `steps` column: deflated JSON as written by `pack_steps`, JSON text as the
+/// schema-4 migration left it, or NULL (no records).
+fn unpack_steps(column: ValueRef<'_>, run_id: &str) -> Result<Vec<WorkflowStepRecord>> {
+  let unreadable = |why: String| {
+    StoreError::Db(format!(
+      "stored step records of workflow run '{run_id}' are unreadable ({why}); the row was written by something else"
+    ))
+  };
+  let inflated;
+  let text: &[u8] = match column {
+    ValueRef::Null => return Ok(Vec::new()),
+    ValueRef::Text(t) => t,
+    ValueRef::Blob(b) => {
+      inflated = miniz_oxide::inflate::decompress_to_vec_with_limit(b, MAX_STEPS_TEXT)
+        .map_err(|e| unreadable(format!("inflate: {e}")))?;
+      &inflated
+    }
+    other => return Err(unreadable(format!("a {:?} column", other.data_type()))),
+  };
+  let map: serde_json::Map<String, Value> =
+    serde_json::from_slice(text).map_err(|e| unreadable(e.to_string()))?;
+  Ok(
+    map
+      .into_iter()
+      .map(|(key, record)| WorkflowStepRecord { key, record })
+      .collect(),
+  )
+}
+
+/// Upserts a journal run's row with its step records packed in (those already in the tables
+/// too, unless the journal started the run afresh).
 fn write_run(conn: &Connection, run: &JournalRun) -> Result<()> {
   let r = &run.row;
   let opt = |v: &Option<Value>| v.as_ref().map(to_json).transpose();
-  let id: i64 = conn
+  let steps = if run.fresh {
+    pack_steps(run.records.iter().map(|(k, j)| (k.as_str(), j.as_str())))
+  } else {
+    let merged = merged_records(conn, run)?
+      .into_iter()
+      .map(|r| Ok((r.key, to_json(&r.record)?)))
+      .collect::<Result<Vec<_>>>()?;
+    pack_steps(merged.iter().map(|(k, j)| (k.as_str(), j.as_str())))
+  };
+  conn
     .prepare_cached(&format!(
-      "INSERT INTO lumos_workflow_runs ({RUN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+      "INSERT INTO lumos_workflow_runs ({RUN_COLS}, steps) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
        ON CONFLICT (workflow_name, run_id) DO UPDATE SET resource_id = excluded.resource_id,
          status = excluded.status, input = excluded.input, state = excluded.state,
          result = excluded.result, error = excluded.error, request_context = excluded.request_context,
-         epoch = excluded.epoch, created_at = excluded.created_at, updated_at = excluded.updated_at
-       RETURNING id"
+         epoch = excluded.epoch, created_at = excluded.created_at, updated_at = excluded.updated_at,
+         steps = excluded.steps"
     ))
     .map_err(db_err)?
-    .query_row(
-      params![
-        r.workflow_name,
-        r.run_id,
-        r.resource_id,
-        r.status,
-        to_json(&r.input)?,
-        to_json(&r.state)?,
-        opt(&r.result)?,
-        opt(&r.error)?,
-        opt(&r.request_context)?,
-        r.epoch,
-        r.created_at,
-        r.updated_at
-      ],
-      |row| row.get(0),
-    )
+    .execute(params![
+      r.workflow_name,
+      r.run_id,
+      r.resource_id,
+      r.status,
+      to_json(&r.input)?,
+      to_json(&r.state)?,
+      opt(&r.result)?,
+      opt(&r.error)?,
+      opt(&r.request_context)?,
+      r.epoch,
+      r.created_at,
+      r.updated_at,
+      steps
+    ])
     .map_err(db_err)?;
-  if run.fresh {
-    conn
-      .prepare_cached("DELETE FROM lumos_workflow_step_records WHERE run = ?1")
-      .map_err(db_err)?
-      .execute(params![id])
-      .map_err(db_err)?;
-  }
-  let mut insert = conn
-    .prepare_cached(
-      "INSERT INTO lumos_workflow_step_records (run, key, record) VALUES (?1, ?2, ?3)
-       ON CONFLICT (run, key) DO UPDATE SET record = excluded.record",
-    )
-    .map_err(db_err)?;
-  for (key, json) in &run.records {
-    insert.execute(params![id, key, json]).map_err(db_err)?;
-  }
   Ok(())
 }
 
@@ -697,22 +741,14 @@ pub(super) fn stored_records(
 ) -> Result<Vec<WorkflowStepRecord>> {
   let mut stmt = conn
     .prepare_cached(
-      "SELECT s.key, s.record FROM lumos_workflow_step_records s JOIN lumos_workflow_runs r ON s.run = r.id
-       WHERE r.workflow_name = ?1 AND r.run_id = ?2 ORDER BY s.seq",
+      "SELECT steps FROM lumos_workflow_runs WHERE workflow_name = ?1 AND run_id = ?2",
     )
     .map_err(db_err)?;
-  let rows = stmt
-    .query_map(params![name, run_id], |r| {
-      Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-    })
-    .map_err(db_err)?;
-  let mut records = Vec::new();
-  for row in rows {
-    let (key, text) = row.map_err(db_err)?;
-    let record = parse_json(&text, || format!("step record '{key}' of run '{run_id}'"))?;
-    records.push(WorkflowStepRecord { key, record });
+  let mut rows = stmt.query(params![name, run_id]).map_err(db_err)?;
+  match rows.next().map_err(db_err)? {
+    Some(row) => unpack_steps(row.get_ref(0).map_err(db_err)?, run_id),
+    None => Ok(Vec::new()),
   }
-  Ok(records)
 }
 
 /// The run's records: those in the tables (unless the journal started it afresh), updated and

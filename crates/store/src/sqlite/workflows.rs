@@ -344,12 +344,6 @@ impl WorkflowStore for SqliteStore {
       let mut j = journal.workflow_journal.lock()?;
       j.fold(conn)?;
       let tx = immediate(conn)?;
-      tx.execute(
-        "DELETE FROM lumos_workflow_step_records WHERE run IN
-         (SELECT id FROM lumos_workflow_runs WHERE workflow_name = ?1 AND run_id = ?2)",
-        params![name, id],
-      )
-      .map_err(db_err)?;
       let n = tx
         .execute(
           "DELETE FROM lumos_workflow_runs WHERE workflow_name = ?1 AND run_id = ?2",
