@@ -328,6 +328,78 @@ async fn an_in_memory_database_keeps_runs_without_a_journal_file() {
   assert_eq!(keys(&s, "m").await, ["s0", "s1"]);
 }
 
+/// Whether another open file description can take the journal's `flock` right now.
+fn journal_lock_is_free(db: &Path) -> bool {
+  let f = std::fs::File::open(journal_of(db)).unwrap();
+  match f.try_lock() {
+    Ok(()) => {
+      f.unlock().unwrap();
+      true
+    }
+    Err(std::fs::TryLockError::WouldBlock) => false,
+    Err(e) => panic!("{e:?}"),
+  }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_keeps_the_journal_lock_between_changes_and_gives_it_back_when_idle() {
+  let dir = tempfile::tempdir().unwrap();
+  let db = dir.path().join("lease.db");
+  let s = open(&db).await;
+  s.begin_workflow_run(new_run("l")).await.unwrap();
+  assert!(
+    s.commit_workflow_step("wf", "l", 1, rec("a", json!(1)), None)
+      .await
+      .unwrap()
+  );
+  // Right after a change the instance still holds the lock (its lease)…
+  assert!(!journal_lock_is_free(&db));
+  // …and gives it back within a few ms of no change.
+  let t0 = Instant::now();
+  while !journal_lock_is_free(&db) {
+    assert!(
+      t0.elapsed() < Duration::from_secs(2),
+      "the lease was not given back"
+    );
+    std::thread::sleep(Duration::from_millis(1));
+  }
+  assert_eq!(keys(&s, "l").await, ["a"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_busy_instances_both_get_through() {
+  let dir = tempfile::tempdir().unwrap();
+  let db = dir.path().join("busy.db");
+  let (a, b) = (open(&db).await, open(&db).await);
+  a.begin_workflow_run(new_run("a")).await.unwrap();
+  b.begin_workflow_run(new_run("b")).await.unwrap();
+  // Both append without pause for 400 ms: each gets its turn (the other's lease ends within
+  // LEASE_MAX), so both make progress and no change waits long.
+  let busy = |s: SqliteStore, id: &'static str| {
+    tokio::spawn(async move {
+      let t0 = Instant::now();
+      let (mut n, mut slowest) = (0u64, Duration::ZERO);
+      while t0.elapsed() < Duration::from_millis(400) {
+        let t = Instant::now();
+        let r = rec(&format!("k{}", n % 64), json!(n));
+        assert!(s.commit_workflow_step("wf", id, 1, r, None).await.unwrap());
+        slowest = slowest.max(t.elapsed());
+        n += 1;
+      }
+      (n, slowest)
+    })
+  };
+  let (ta, tb) = (busy(a.clone(), "a"), busy(b.clone(), "b"));
+  let ((na, slow_a), (nb, slow_b)) = (ta.await.unwrap(), tb.await.unwrap());
+  assert!(na >= 20 && nb >= 20, "changes: a {na}, b {nb}");
+  assert!(
+    slow_a.max(slow_b) < Duration::from_millis(300),
+    "slowest change: a {slow_a:?}, b {slow_b:?}"
+  );
+  assert_eq!(keys(&b, "a").await.len(), 64);
+  assert_eq!(keys(&a, "b").await.len(), 64);
+}
+
 #[tokio::test]
 async fn a_database_from_schema_2_keeps_its_runs() {
   let dir = tempfile::tempdir().unwrap();

@@ -21,12 +21,19 @@
 //! a process whose generation is older knows the entries it had applied are in the tables now.
 //! A fold that dies before the truncation leaves entries that fold again to the same rows.
 //! An entry cut short by a crash (short, or failing its CRC) is cut off by the next writer.
+//!
+//! Lease: taking the `flock` and catching up costs four system calls, more than the append.
+//! So an instance keeps the `flock` after a change (while it holds it, no one else can append,
+//! and its view stays current without looking), and its keeper thread gives it back once no
+//! change came for `LEASE_IDLE`, or `LEASE_MAX` after it was taken; then the instance takes no
+//! lease for `LEASE_GAP`, so a process waiting for the lock gets it between two changes.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError, Weak};
+use std::time::{Duration, Instant};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -48,6 +55,13 @@ const FRAME_LEN: usize = 8;
 const FOLD_AT: u64 = 4 << 20;
 /// Largest entry accepted (the length field is 32-bit).
 const MAX_ENTRY: usize = (u32::MAX as usize) >> 1;
+/// A lease (see the module's doc) ends when no change came for this long…
+const LEASE_IDLE: Duration = Duration::from_millis(1);
+/// …or this long after it was taken, at the latest: the longest another process waits for the
+/// journal while this one is busy.
+const LEASE_MAX: Duration = Duration::from_millis(4);
+/// After a lease ended at `LEASE_MAX`, changes take and release the `flock` each for this long.
+const LEASE_GAP: Duration = Duration::from_micros(500);
 
 /// One change to a run. Runs are named by their number `n`: the position of their latest
 /// `Row` entry since the last fold, so step entries do not repeat the names.
@@ -113,8 +127,19 @@ pub(super) struct JournalRun {
 
 type RunKey = (String, String);
 
+/// This instance holds the journal's `flock` between changes (see the module's doc).
+#[derive(Debug, Clone, Copy)]
+struct Lease {
+  since: Instant,
+  last_use: Instant,
+}
+
 #[derive(Debug, Default)]
 struct View {
+  /// Held: nothing was appended since the view last looked, so changes skip the catch-up.
+  lease: Option<Lease>,
+  /// No lease is taken before this (a lease just ended at `LEASE_MAX`).
+  no_lease_until: Option<Instant>,
   /// Generation of the file this view was read from (0: not read yet).
   generation: u64,
   /// End of the last entry applied.
@@ -129,6 +154,8 @@ struct View {
 impl View {
   fn reset(&mut self, generation: u64) {
     *self = View {
+      lease: self.lease,
+      no_lease_until: self.no_lease_until,
       generation,
       offset: HEADER_LEN,
       ..View::default()
@@ -214,6 +241,11 @@ impl View {
 /// The journal of one store instance (`None` path: an in-memory database, where the view alone
 /// holds the changes until they are folded).
 pub(super) struct WorkflowJournal {
+  shared: Arc<Shared>,
+}
+
+/// What the instance shares with its lease keeper thread.
+pub(super) struct Shared {
   path: Option<PathBuf>,
   /// Opened (created) on first use, so a database without workflows gets no journal file.
   file: OnceLock<File>,
@@ -221,6 +253,93 @@ pub(super) struct WorkflowJournal {
   view: Mutex<View>,
   /// A fold is queued on the blocking pool.
   folding: AtomicBool,
+  /// The thread that ends leases, started with the first one (`None`: it could not be
+  /// started, so there are no leases).
+  keeper: OnceLock<Option<std::thread::Thread>>,
+  /// The instance is gone: the keeper exits.
+  closed: AtomicBool,
+}
+
+impl std::ops::Deref for WorkflowJournal {
+  type Target = Shared;
+
+  fn deref(&self) -> &Shared {
+    &self.shared
+  }
+}
+
+impl Drop for WorkflowJournal {
+  fn drop(&mut self) {
+    self.shared.closed.store(true, Ordering::Release);
+    if let Some(Some(keeper)) = self.shared.keeper.get() {
+      keeper.unpark();
+    }
+  }
+}
+
+impl Shared {
+  /// Wakes the keeper for a lease just taken, starting it the first time.
+  fn watch_lease(self: &Arc<Self>) {
+    if let Some(keeper) = self.keeper.get() {
+      if let Some(k) = keeper {
+        k.unpark();
+      }
+      return;
+    }
+    let weak = Arc::downgrade(self);
+    let spawned = std::thread::Builder::new()
+      .name("lumos-journal-lease".into())
+      .spawn(move || keep_leases(weak));
+    match spawned {
+      Ok(handle) => {
+        let _ = self.keeper.set(Some(handle.thread().clone()));
+      }
+      // No keeper, no leases: changes take and release the lock each (see `Locked::drop`).
+      Err(_) => {
+        let _ = self.keeper.set(None);
+      }
+    }
+  }
+
+  /// Ends the lease if it is due; how long until it may be due next, or `None` when there is
+  /// no lease.
+  fn end_lease_if_due(&self) -> Option<Duration> {
+    let mut view = match self.view.try_lock() {
+      Ok(v) => v,
+      Err(TryLockError::Poisoned(p)) => p.into_inner(),
+      // A change is under way: look again shortly.
+      Err(TryLockError::WouldBlock) => return Some(Duration::from_micros(100)),
+    };
+    let lease = view.lease?;
+    let now = Instant::now();
+    let idle = now.saturating_duration_since(lease.last_use);
+    let held = now.saturating_duration_since(lease.since);
+    if idle < LEASE_IDLE && held < LEASE_MAX {
+      return Some((LEASE_IDLE - idle).min(LEASE_MAX - held));
+    }
+    if held >= LEASE_MAX {
+      view.no_lease_until = Some(now + LEASE_GAP);
+    }
+    view.lease = None;
+    if let Some(f) = self.file.get() {
+      let _ = f.unlock();
+    }
+    None
+  }
+}
+
+/// The keeper thread: ends the instance's leases when due; exits when the instance is gone.
+fn keep_leases(shared: Weak<Shared>) {
+  loop {
+    let next = match shared.upgrade() {
+      Some(s) if !s.closed.load(Ordering::Acquire) => s.end_lease_if_due(),
+      _ => return,
+    };
+    match next {
+      Some(wait) => std::thread::sleep(wait),
+      None => std::thread::park(),
+    }
+  }
 }
 
 fn io_err(path: &Path, what: &str, e: std::io::Error) -> StoreError {
@@ -283,11 +402,15 @@ impl WorkflowJournal {
       PathBuf::from(name)
     });
     WorkflowJournal {
-      path,
-      file: OnceLock::new(),
-      sync_each,
-      view: Mutex::new(View::default()),
-      folding: AtomicBool::new(false),
+      shared: Arc::new(Shared {
+        path,
+        file: OnceLock::new(),
+        sync_each,
+        view: Mutex::new(View::default()),
+        folding: AtomicBool::new(false),
+        keeper: OnceLock::new(),
+        closed: AtomicBool::new(false),
+      }),
     }
   }
 
@@ -315,6 +438,9 @@ impl WorkflowJournal {
   pub fn lock(&self) -> Result<Locked<'_>> {
     let view = self.view.lock().unwrap_or_else(PoisonError::into_inner);
     let file = self.file()?;
+    if view.lease.is_some() {
+      return Ok(self.leased(file, view));
+    }
     if let (Some(f), Some(path)) = (file, &self.path) {
       f.lock().map_err(|e| io_err(path, "lock the file", e))?;
     }
@@ -329,6 +455,9 @@ impl WorkflowJournal {
       Err(TryLockError::WouldBlock) => return Ok(None),
     };
     let file = self.file()?;
+    if view.lease.is_some() {
+      return Ok(Some(self.leased(file, view)));
+    }
     if let (Some(f), Some(path)) = (file, &self.path) {
       match f.try_lock() {
         Ok(()) => {}
@@ -348,9 +477,21 @@ impl WorkflowJournal {
       journal: self,
       file,
       view,
+      current: false,
     };
     locked.catch_up()?;
+    locked.current = true;
     Ok(locked)
+  }
+
+  /// The journal under this instance's lease: the view is current already.
+  fn leased<'a>(&'a self, file: Option<&'a File>, view: MutexGuard<'a, View>) -> Locked<'a> {
+    Locked {
+      journal: self,
+      file,
+      view,
+      current: true,
+    }
   }
 
   /// Marks a background fold as started; `false` when one already is.
@@ -368,13 +509,37 @@ pub(super) struct Locked<'a> {
   journal: &'a WorkflowJournal,
   file: Option<&'a File>,
   view: MutexGuard<'a, View>,
+  /// The view matches the file: false while an append or fold is under way, and after one
+  /// failed (the `flock` is then given back, so the next change catches up).
+  current: bool,
 }
 
 impl Drop for Locked<'_> {
+  /// Keeps the `flock` as (or extends) the instance's lease when it may, else releases it.
   fn drop(&mut self) {
-    if let Some(f) = self.file {
-      let _ = f.unlock();
+    let Some(f) = self.file else {
+      return;
+    };
+    let now = Instant::now();
+    let may_lease = self.current
+      && !matches!(self.journal.keeper.get(), Some(None))
+      && self.view.no_lease_until.is_none_or(|t| now >= t);
+    if may_lease {
+      match &mut self.view.lease {
+        Some(lease) => lease.last_use = now,
+        None => {
+          self.view.lease = Some(Lease {
+            since: now,
+            last_use: now,
+          });
+          self.view.no_lease_until = None;
+          self.journal.shared.watch_lease();
+        }
+      }
+      return;
     }
+    self.view.lease = None;
+    let _ = f.unlock();
   }
 }
 
@@ -483,6 +648,7 @@ impl Locked<'_> {
       frame.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
       frame.extend_from_slice(&payload);
       let offset = self.view.offset;
+      self.current = false;
       write_at(file, &frame, offset).map_err(|e| io_err(self.path(), "append to it", e))?;
       if self.journal.sync_each {
         file
@@ -490,6 +656,7 @@ impl Locked<'_> {
           .map_err(|e| io_err(self.path(), "fsync it", e))?;
       }
       self.view.offset = offset + framed;
+      self.current = true;
     }
     self.view.bytes += framed;
     let n = self.view.names.len() as u32;
@@ -533,12 +700,14 @@ impl Locked<'_> {
     folded?;
     let generation = self.view.generation + 1;
     if let Some(file) = self.file {
+      self.current = false;
       self.write_header(file, generation)?;
       file
         .set_len(HEADER_LEN)
         .map_err(|e| io_err(self.path(), "truncate it", e))?;
     }
     self.view.reset(generation);
+    self.current = true;
     Ok(())
   }
 }
