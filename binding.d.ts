@@ -159,7 +159,10 @@ export declare class BindingWorkflowRun {
   takeCalls(): string | null
   /** The next batch of events as a JSON array, or `null` when the run has ended. */
   next(): Promise<string | null>
-  result(): Promise<string>
+  /** The number `{ done: id }` names this run by. */
+  get id(): number
+  /** The run's result once it has ended (see `execute_workflow`), once; else `null`. */
+  takeResult(): string | null
   /** Stops waiting on in-flight steps (their abort signals fire in JS) and ends the run. */
   abort(): void
   /** `getStepResult(stepId)`: the output of a completed step as JSON, or `null`. */
@@ -232,8 +235,8 @@ export declare function cancelWorkflowRun(storage: BindingStorage, workflowName:
 export declare function deleteWorkflowRun(storage: BindingStorage, workflowName: string, runId: string): Promise<boolean>
 
 /**
- * Starts, resumes or restarts a run. The handle's `result()` resolves with
- * `{ ok: WorkflowResult }` or `{ error: { code, message } }`.
+ * Starts, resumes or restarts a run. When it ends, the host's dispatcher gets `{ done: id }`
+ * and the handle's `takeResult()` gives `{ ok: WorkflowResult }` or `{ error: { code, message } }`.
  */
 export declare function executeWorkflow(workflow: BindingWorkflow, host: BindingWorkflowHost, storage: BindingStorage, argsJson: string): BindingWorkflowRun
 

@@ -164,29 +164,55 @@ function requestContextOf(live: LiveRun): RequestContext {
   return live.requestContext
 }
 
-interface DispatchedCall {
-  callId: number
-  call: HostCall
-}
+/** What the engine sends the facade: a step call, or `{ done }` when a run has ended. */
+type EngineMessage = { callId: number; call: HostCall } | { done: number }
 
-/** The engine's call `{ callId, call }` through the threadsafe function. */
+/** A message through the threadsafe function. */
 function dispatch(text: string): void {
   // The engine writes this text; it always parses.
-  startCall(JSON.parse(text) as DispatchedCall)
+  receive(JSON.parse(text) as EngineMessage)
+}
+
+function receive(message: EngineMessage): void {
+  if ('done' in message) runEnded(message.done)
+  else startCall(message.callId, message.call)
 }
 
 /** Runs the function and answers through the host. */
-function startCall({ callId, call }: DispatchedCall): void {
+function startCall(callId: number, call: HostCall): void {
   runCall(call).then(
     (answer) => deliver(callId, answer),
     (err) => deliver(callId, JSON.stringify({ status: 'failed', error: errorData(err) })),
   )
 }
 
-/** The answer polls the run right here (no thread hop); the calls it makes next come back. */
+/** The answer polls the run right here (no thread hop); the calls it makes next (and runs it
+ * ends) come back. */
 function deliver(callId: number, answer: string): void {
   const next = host?.answer(callId, answer)
-  if (next) for (const call of JSON.parse(next) as DispatchedCall[]) startCall(call)
+  if (next) for (const message of JSON.parse(next) as EngineMessage[]) receive(message)
+}
+
+/** Runs awaited by `Run.#finish`, by native run id. */
+const awaitedRuns = new Map<number, () => void>()
+/** Keeps the process alive while a run is awaited: the threadsafe function that tells of its end
+ * does not (so a registered workflow never keeps the process alive on its own). */
+let awaitingRuns: ReturnType<typeof setInterval> | undefined
+
+function runEnded(id: number): void {
+  const resolve = awaitedRuns.get(id)
+  if (!resolve) return // not awaited yet: `#finish` takes the result when it gets there
+  awaitedRuns.delete(id)
+  if (awaitedRuns.size === 0) awaitingRuns?.unref()
+  resolve()
+}
+
+function runEnd(id: number): Promise<void> {
+  return new Promise((resolve) => {
+    awaitedRuns.set(id, resolve)
+    awaitingRuns ??= setInterval(() => {}, 2 ** 30)
+    awaitingRuns.ref()
+  })
 }
 
 async function runCall(call: HostCall): Promise<string> {
@@ -599,13 +625,19 @@ export class Run<TIn = any, TOut = any> {
     this.#live = live
     liveRuns.set(this.runId, live)
     const first = nativeRun.takeCalls()
-    if (first) for (const call of JSON.parse(first) as DispatchedCall[]) startCall(call)
+    if (first) for (const message of JSON.parse(first) as EngineMessage[]) receive(message)
     return live
   }
 
   async #finish(live: LiveRun): Promise<WorkflowResult<TOut>> {
     try {
-      const out = JSON.parse(await live.native.result())
+      let text = live.native.takeResult()
+      if (text == null) {
+        await runEnd(live.native.id)
+        text = live.native.takeResult()
+      }
+      if (text == null) throw new LumosError('WORKFLOW_HOST_FAILED', `workflow run '${this.runId}' ended without a result (an internal error in Lumos); read it with getWorkflowRunById, and report this`)
+      const out = JSON.parse(text)
       if (out.error) throw new LumosError(out.error.code, out.error.message)
       return out.ok
     } finally {

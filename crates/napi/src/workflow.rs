@@ -3,7 +3,7 @@
 //! with a `BindingWorkflowRun` handle for events and the result) and the stored-run queries.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 
 use futures::future::BoxFuture;
@@ -14,10 +14,10 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::{Mutex, mpsc, oneshot, watch};
+use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::batch::{next_batch, wait_result};
+use crate::batch::next_batch;
 use crate::error::coded;
 use crate::js_driven::{self, JsDriven};
 use crate::storage::BindingStorage;
@@ -170,15 +170,34 @@ struct ExecuteArgs {
 /// One execution in progress.
 #[napi]
 pub struct BindingWorkflowRun {
+  id: u32,
   cancel: CancellationToken,
   events: Option<Arc<Mutex<mpsc::UnboundedReceiver<Value>>>>,
-  result: watch::Receiver<Option<Arc<String>>>,
+  result: Arc<StdMutex<Option<String>>>,
   live: Arc<LiveRun>,
   first_calls: StdMutex<Option<String>>,
 }
 
-/// Starts, resumes or restarts a run. The handle's `result()` resolves with
-/// `{ ok: WorkflowResult }` or `{ error: { code, message } }`.
+static NEXT_RUN_ID: AtomicU32 = AtomicU32::new(1);
+
+/// Tells the facade that run `id` has ended (its result is ready for `takeResult()`), as
+/// `{ "done": id }` among the calls: from the drive scope it ended in, else through the
+/// threadsafe function. Sent when the run's future is dropped, so also when it panicked.
+struct DoneNotice {
+  id: u32,
+  host: Arc<JsWorkflowHost>,
+}
+
+impl Drop for DoneNotice {
+  fn drop(&mut self) {
+    if let Err(notice) = js_driven::post(format!("{{\"done\":{}}}", self.id)) {
+      let _ = self.host.send(notice);
+    }
+  }
+}
+
+/// Starts, resumes or restarts a run. When it ends, the host's dispatcher gets `{ done: id }`
+/// and the handle's `takeResult()` gives `{ ok: WorkflowResult }` or `{ error: { code, message } }`.
 #[napi]
 pub fn execute_workflow(
   workflow: &BindingWorkflow,
@@ -214,7 +233,13 @@ pub fn execute_workflow(
   };
   let cancel = CancellationToken::new();
   let live = Arc::new(LiveRun::default());
-  let (result_tx, result_rx) = watch::channel(None);
+  let id = NEXT_RUN_ID.fetch_add(1, Ordering::Relaxed);
+  let result = Arc::new(StdMutex::new(None));
+  let done = DoneNotice {
+    id,
+    host: host.host.clone(),
+  };
+  let result_slot = result.clone();
   let engine = Engine {
     store: storage.inner.clone(),
     host: host.host.clone(),
@@ -229,19 +254,21 @@ pub fn execute_workflow(
     live: live.clone(),
   };
   let run = async move {
+    let _done = done;
     let text = match engine.execute(execution).await {
       Ok(result) => json!({ "ok": result }).to_string(),
       Err(e) => json!({ "error": { "code": e.code, "message": e.message } }).to_string(),
     };
-    let _ = result_tx.send(Some(Arc::new(text)));
+    *result_slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(text);
   };
   // The run's first stretch (its start, its first step calls) happens here, on the JS thread;
   // the facade takes the calls with `takeCalls()`.
   let ((), calls) = js_driven::drive(|| JsDriven::spawn(tokio::runtime::Handle::current(), run));
   Ok(BindingWorkflowRun {
+    id,
     cancel,
     events: events_rx,
-    result: result_rx,
+    result,
     live,
     first_calls: StdMutex::new(js_driven::call_batch(calls)),
   })
@@ -269,9 +296,20 @@ impl BindingWorkflowRun {
     Ok(next_batch(rx, |batch, event: Value| batch.push_str(&event.to_string())).await)
   }
 
+  /// The number `{ done: id }` names this run by.
+  #[napi(getter)]
+  pub fn id(&self) -> u32 {
+    self.id
+  }
+
+  /// The run's result once it has ended (see `execute_workflow`), once; else `null`.
   #[napi]
-  pub async fn result(&self) -> napi::Result<String> {
-    wait_result(&self.result, "workflow run").await
+  pub fn take_result(&self) -> Option<String> {
+    self
+      .result
+      .lock()
+      .unwrap_or_else(PoisonError::into_inner)
+      .take()
   }
 
   /// Stops waiting on in-flight steps (their abort signals fire in JS) and ends the run.
