@@ -64,6 +64,7 @@ const cases: { mode: string; turns: MockTurn[]; check: (t: any, done: any) => vo
   },
   { mode: 'error', turns: [{ status: 500 }], check: (t, d) => t.is(d.code, 'PROVIDER_HTTP_ERROR') },
   { mode: 'abort', turns: [{ hang: true }], check: (t, d) => t.is(d.code, 'ABORTED') },
+  { mode: 'workflow', turns: [], check: (t, d) => t.deepEqual([d.status, d.result], ['success', { n: 3 }]) },
 ]
 
 for (const c of cases) {

@@ -1,7 +1,7 @@
 // Child process for process-exit.spec.ts: imports the package by name, runs one scenario against
 // the mock server started by the parent (MOCK_URL), prints "DONE <json>" and then does nothing.
 // The parent checks that the process exits by itself.
-import { Agent, createTool } from '@lumosai/core'
+import { Agent, createStep, createTool, createWorkflow } from '@lumosai/core'
 import { z } from 'zod'
 
 const mode = process.argv[2] ?? 'generate'
@@ -49,4 +49,12 @@ if (mode === 'idle') {
   } catch (e) {
     done({ mode, code: e.code })
   }
+} else if (mode === 'workflow') {
+  // The run waits 300 ms on tokio (the sleep) with nothing else pending in JS: awaiting it must
+  // keep the process alive, and once it has ended nothing may.
+  const n = z.object({ n: z.number() })
+  const inc = createStep({ id: 'inc', inputSchema: n, outputSchema: n, execute: async ({ inputData }) => ({ n: inputData.n + 1 }) })
+  const wf = createWorkflow({ id: 'exit-wf', inputSchema: n, outputSchema: n }).then(inc).sleep(300).then(createStep({ ...inc, id: 'inc2' })).commit()
+  const r = await (await wf.createRun()).start({ inputData: { n: 1 } })
+  done({ mode, status: r.status, result: r.result })
 }
