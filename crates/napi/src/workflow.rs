@@ -256,7 +256,8 @@ pub fn execute_workflow(
   let run = async move {
     let _done = done;
     let text = match engine.execute(execution).await {
-      Ok(result) => json!({ "ok": result }).to_string(),
+      // Formatted, not `json!`: that would copy the whole result once more.
+      Ok(result) => format!("{{\"ok\":{result}}}"),
       Err(e) => json!({ "error": { "code": e.code, "message": e.message } }).to_string(),
     };
     *result_slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(text);

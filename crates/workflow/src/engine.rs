@@ -1150,10 +1150,10 @@ impl Engine {
       Outcome {
         run_id: &run_id,
         status,
-        input: &input,
-        state: &state,
-        result: result.as_ref(),
-        error: error.as_ref(),
+        input,
+        state,
+        result,
+        error,
       },
       &records,
     ))

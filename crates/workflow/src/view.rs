@@ -192,36 +192,40 @@ fn suspended_parts(records: &Map<String, Value>) -> (Vec<Value>, Map<String, Val
 pub struct Outcome<'a> {
   pub run_id: &'a str,
   pub status: &'a str,
-  pub input: &'a Value,
-  pub state: &'a Value,
-  pub result: Option<&'a Value>,
-  pub error: Option<&'a Value>,
+  pub input: Value,
+  pub state: Value,
+  pub result: Option<Value>,
+  pub error: Option<Value>,
 }
 
 pub fn run_result(o: Outcome<'_>, records: &Map<String, Value>) -> Value {
+  // Built field by field (not with `json!`, which would copy every value once more).
   let mut steps_map = Map::new();
   steps_map.insert("input".into(), o.input.clone());
-  steps_map.extend(steps(records, o.input));
-  let mut out = json!({
-    "status": o.status,
-    "steps": steps_map,
-    "input": o.input,
-    "stepExecutionPath": execution_path(records),
-    "state": o.state,
-    "runId": o.run_id,
-  });
+  steps_map.extend(steps(records, &o.input));
+  let path = execution_path(records)
+    .into_iter()
+    .map(Value::String)
+    .collect();
+  let mut out = Map::new();
+  out.insert("status".into(), Value::String(o.status.to_string()));
+  out.insert("steps".into(), Value::Object(steps_map));
+  out.insert("input".into(), o.input);
+  out.insert("stepExecutionPath".into(), Value::Array(path));
+  out.insert("state".into(), o.state);
+  out.insert("runId".into(), Value::String(o.run_id.to_string()));
   if let Some(r) = o.result {
-    out["result"] = r.clone();
+    out.insert("result".into(), r);
   }
   if let Some(e) = o.error {
-    out["error"] = e.clone();
+    out.insert("error".into(), e);
   }
   if o.status == "suspended" {
     let (paths, payloads) = suspended_parts(records);
-    out["suspended"] = Value::Array(paths);
-    out["suspendPayload"] = Value::Object(payloads);
+    out.insert("suspended".into(), Value::Array(paths));
+    out.insert("suspendPayload".into(), Value::Object(payloads));
   }
-  out
+  Value::Object(out)
 }
 
 fn records_map(records: &[WorkflowStepRecord]) -> Map<String, Value> {
