@@ -143,11 +143,12 @@ export declare class BindingWorkflow {
 export declare class BindingWorkflowHost {
   constructor(dispatch: (call: string) => void)
   /**
-   * The answer (JSON) to call `call_id`; unknown ids (the run was canceled) are ignored.
-   * Returns the calls the answered runs made next (a JSON array of `{ callId, call }`), which
-   * the facade runs as if dispatched, or `null`.
+   * The answers (JSON) to calls `call_ids` (in the same order); unknown ids (the run was
+   * canceled) are ignored. Returns what the answered runs did next — a JSON array of step calls
+   * `{ callId, call }` and ends `{ done }` — which the facade takes as if dispatched, or `null`.
+   * Answers that arrive together are given together, so runs they wake are polled once.
    */
-  answer(callId: number, answer: string): string | null
+  answer(callIds: Array<number>, answers: Array<string>): string | null
 }
 
 /** One execution in progress. */

@@ -313,6 +313,18 @@ scenario('stream() yields typed events in order, then the result', async (t, sto
 
 // ---------------------------------------------------------------------------------------------
 
+scenario('a run started again while it is suspended is refused (also one whose id createRun generated)', async (t, storage) => {
+  const wait = createStep({ id: 'wait', inputSchema: n, outputSchema: n, execute: async ({ inputData, suspend, resumeData }) => (resumeData ? inputData : await suspend({})) })
+  const wf = createWorkflow({ id: 'twice', inputSchema: n, outputSchema: n, storage }).then(wait).commit()
+  const run = await wf.createRun()
+  t.is((await run.start({ inputData: { n: 1 } })).status, 'suspended')
+  const again = await run.start({ inputData: { n: 2 } }).catch((e) => e)
+  t.is(again.code, 'WORKFLOW_RUN_ACTIVE')
+  const byId = await (await wf.createRun({ runId: run.runId })).start({ inputData: { n: 3 } }).catch((e) => e)
+  t.is(byId.code, 'WORKFLOW_RUN_ACTIVE')
+  t.is((await wf.getWorkflowRunById(run.runId))?.status, 'suspended')
+})
+
 for (const [title, fn] of scenarios) test(`SQLite: ${title}`, (t) => fn(t, sqlite()))
 const pgTest = postgresTests()
 for (const [title, fn] of scenarios) pgTest(`PostgreSQL: ${title}`, (t, url) => fn(t, new PostgresStore({ id: 'wf', connectionString: url })))

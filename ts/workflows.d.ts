@@ -188,7 +188,7 @@ export declare class Run<TIn = any, TOut = any> {
     readonly runId: string;
     readonly workflowId: string;
     readonly resourceId?: string;
-    constructor(workflow: Workflow<TIn, TOut>, runId: string, resourceId?: string);
+    constructor(workflow: Workflow<TIn, TOut>, runId: string, resourceId?: string, idIsNew?: boolean);
     /** Runs the workflow to its end or first suspension. Invalid `inputData` rejects before any step runs. */
     start(opts?: StartOptions<TIn>): Promise<WorkflowResult<TOut>>;
     /** Starts without waiting: `{ runId }`. */

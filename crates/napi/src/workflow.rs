@@ -114,14 +114,20 @@ impl BindingWorkflowHost {
     })
   }
 
-  /// The answer (JSON) to call `call_id`; unknown ids (the run was canceled) are ignored.
-  /// Returns the calls the answered runs made next (a JSON array of `{ callId, call }`), which
-  /// the facade runs as if dispatched, or `null`.
+  /// The answers (JSON) to calls `call_ids` (in the same order); unknown ids (the run was
+  /// canceled) are ignored. Returns what the answered runs did next — a JSON array of step calls
+  /// `{ callId, call }` and ends `{ done }` — which the facade takes as if dispatched, or `null`.
+  /// Answers that arrive together are given together, so runs they wake are polled once.
   #[napi]
-  pub fn answer(&self, call_id: i64, answer: String) -> Option<String> {
+  pub fn answer(&self, call_ids: Vec<i64>, answers: Vec<String>) -> Option<String> {
     let ((), calls) = js_driven::drive(|| {
-      if let Some(tx) = self.host.pending().remove(&call_id) {
-        let _ = tx.send(answer);
+      let mut pending = self.host.pending();
+      let senders: Vec<_> = call_ids.iter().map(|id| pending.remove(id)).collect();
+      drop(pending);
+      for (tx, answer) in senders.into_iter().zip(answers) {
+        if let Some(tx) = tx {
+          let _ = tx.send(answer);
+        }
       }
     });
     js_driven::call_batch(calls)
@@ -165,6 +171,9 @@ struct ExecuteArgs {
   for_each_index: Option<u64>,
   #[serde(default)]
   stream: bool,
+  /// The facade generated `run_id` for this start.
+  #[serde(default)]
+  new_run_id: bool,
 }
 
 /// One execution in progress.
@@ -211,6 +220,7 @@ pub fn execute_workflow(
       input: args.input_data,
       initial_state: args.initial_state.unwrap_or_else(|| json!({})),
       request_context: args.request_context,
+      id_is_new: args.new_run_id,
     },
     "resume" => Mode::Resume {
       steps: args.steps,

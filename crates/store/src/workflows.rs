@@ -76,6 +76,9 @@ pub struct NewWorkflowRun {
   pub input: Value,
   pub state: Value,
   pub request_context: Option<Value>,
+  /// The caller generated `run_id` just now (a random UUID), so no stored run has it and the
+  /// store need not look it up.
+  pub id_is_new: bool,
 }
 
 /// The outcome of a claim: the run is now the caller's under `epoch`, or it was not in one of

@@ -34,6 +34,7 @@ fn new_run(id: &str) -> NewWorkflowRun {
     input: json!({ "n": 0 }),
     state: json!({}),
     request_context: None,
+    id_is_new: false,
   }
 }
 

@@ -89,6 +89,8 @@ pub enum Mode {
     input: Value,
     initial_state: Value,
     request_context: Option<Value>,
+    /// The run id was generated for this start (see `NewWorkflowRun::id_is_new`).
+    id_is_new: bool,
   },
   /// `steps`: step ids to resume (empty: the one suspended step). `for_each_index`: only
   /// that item of a suspended foreach.
@@ -1010,6 +1012,7 @@ impl Engine {
         input,
         initial_state,
         request_context,
+        id_is_new,
       } => {
         let claim = self
           .store
@@ -1020,6 +1023,7 @@ impl Engine {
             input: input.clone(),
             state: initial_state.clone(),
             request_context: request_context.clone(),
+            id_is_new,
           })
           .await?;
         let epoch = match claim {

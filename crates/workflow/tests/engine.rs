@@ -128,6 +128,7 @@ fn start(input: Value) -> Mode {
     input,
     initial_state: json!({}),
     request_context: None,
+    id_is_new: false,
   }
 }
 

@@ -144,6 +144,7 @@ impl WorkflowStore for SqliteStore {
         .journal_change(move |j, conn| {
           let status = match j.run(&run.workflow_name, &run.run_id) {
             Some(r) => Some(r.row.status.clone()),
+            None if run.id_is_new => None,
             None => stored_run(conn, &run.workflow_name, &run.run_id)?.map(|r| r.status),
           };
           if let Some(status) = status
