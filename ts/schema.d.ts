@@ -16,8 +16,10 @@ export declare function prepareSchemas(schemas: AnySchema[]): Promise<void>;
 export declare function isJsValidated(schema: AnySchema): boolean;
 /** The JSON Schema of `schema` (cached per schema object). */
 export declare function toJSONSchema(schema: AnySchema): Record<string, unknown>;
-/** Validates with the schema's own validator; plain JSON Schema passes through (checked natively). */
-export declare function validate(schema: AnySchema, value: unknown): Promise<Validation>;
+/** Validates with the schema's own validator; plain JSON Schema passes through (checked natively).
+ * The result is synchronous when the validator is (Standard Schema validators such as zod's,
+ * without async refinements), so a hot path can skip the await. */
+export declare function validate(schema: AnySchema, value: unknown): Validation | Promise<Validation>;
 /** Mastra's `validationErrors` shape: `{ formErrors, fieldErrors: { path: [message] } }`. */
 export declare function issuesToErrors(issues: SchemaIssue[]): {
     formErrors: string[];

@@ -74,15 +74,25 @@ function pathOf(path: ReadonlyArray<PropertyKey | { key: PropertyKey }> | undefi
   return (path ?? []).map((p) => String(typeof p === 'object' && p !== null ? p.key : p)).join('.')
 }
 
-/** Validates with the schema's own validator; plain JSON Schema passes through (checked natively). */
-export async function validate(schema: AnySchema, value: unknown): Promise<Validation> {
+function standardResult(r: any): Validation {
+  if (r.issues) return { ok: false, issues: r.issues.map((i: any) => ({ path: pathOf(i.path), message: i.message })) }
+  return { ok: true, value: r.value }
+}
+
+/** Validates with the schema's own validator; plain JSON Schema passes through (checked natively).
+ * The result is synchronous when the validator is (Standard Schema validators such as zod's,
+ * without async refinements), so a hot path can skip the await. */
+export function validate(schema: AnySchema, value: unknown): Validation | Promise<Validation> {
   if (schema == null) return { ok: true, value }
   const standard = schema['~standard']
   if (typeof standard?.validate === 'function') {
-    const r = await standard.validate(value)
-    if (r.issues) return { ok: false, issues: r.issues.map((i: any) => ({ path: pathOf(i.path), message: i.message })) }
-    return { ok: true, value: r.value }
+    const r = standard.validate(value)
+    return typeof r?.then === 'function' ? Promise.resolve(r).then(standardResult) : standardResult(r)
   }
+  return validateOther(schema, value)
+}
+
+async function validateOther(schema: AnySchema, value: unknown): Promise<Validation> {
   if (typeof schema.safeParseAsync === 'function') {
     const r = await schema.safeParseAsync(value)
     if (!r.success) return { ok: false, issues: r.error.issues.map((i: any) => ({ path: pathOf(i.path), message: i.message })) }

@@ -282,7 +282,8 @@ async function runCall(call: HostCall): Promise<string> {
     }
     if (entry.kind === 'map') return JSON.stringify({ status: 'success', output: (await entry.fn(ctx)) ?? null, ...stateOf() })
     const step = entry.step
-    const input = await validate(step.inputSchema, call.inputData ?? {})
+    const checked = validate(step.inputSchema, call.inputData ?? {})
+    const input = checked instanceof Promise ? await checked : checked
     if (!input.ok) throw new LumosError('WORKFLOW_STEP_INPUT_INVALID', `Step input validation failed for ${step.id}:\n${issuesToText(input.issues)}`)
     ctx.inputData = input.value
     // resumeData was checked against the step's resumeSchema (and parsed) by Run.resume.
