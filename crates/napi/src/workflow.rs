@@ -1,6 +1,7 @@
 //! Workflows: `BindingWorkflow` (a committed graph), `BindingWorkflowHost` (the facade's
-//! dispatcher that runs step bodies), `executeWorkflow` (one start/resume/restart on tokio,
-//! with a `BindingWorkflowRun` handle for events and the result) and the stored-run queries.
+//! dispatcher that runs step bodies), `executeWorkflow` (one start/resume/restart, polled on
+//! the JS thread while JS answers its steps and on tokio otherwise — see `js_driven` — with a
+//! `BindingWorkflowRun` handle for its events and result) and the stored-run queries.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
@@ -189,6 +190,11 @@ pub struct BindingWorkflowRun {
 
 static NEXT_RUN_ID: AtomicU32 = AtomicU32::new(1);
 
+/// What a run handed over for JS to take, taken once.
+fn take_once(slot: &StdMutex<Option<String>>) -> Option<String> {
+  slot.lock().unwrap_or_else(PoisonError::into_inner).take()
+}
+
 /// Tells the facade that run `id` has ended (its result is ready for `takeResult()`), as
 /// `{ "done": id }` among the calls: from the drive scope it ended in, else through the
 /// threadsafe function. Sent when the run's future is dropped, so also when it panicked.
@@ -291,11 +297,7 @@ impl BindingWorkflowRun {
   /// `BindingWorkflowHost.answer` returns them), once; then `null`.
   #[napi]
   pub fn take_calls(&self) -> Option<String> {
-    self
-      .first_calls
-      .lock()
-      .unwrap_or_else(PoisonError::into_inner)
-      .take()
+    take_once(&self.first_calls)
   }
 
   /// The next batch of events as a JSON array, or `null` when the run has ended.
@@ -316,11 +318,7 @@ impl BindingWorkflowRun {
   /// The run's result once it has ended (see `execute_workflow`), once; else `null`.
   #[napi]
   pub fn take_result(&self) -> Option<String> {
-    self
-      .result
-      .lock()
-      .unwrap_or_else(PoisonError::into_inner)
-      .take()
+    take_once(&self.result)
   }
 
   /// Stops waiting on in-flight steps (their abort signals fire in JS) and ends the run.

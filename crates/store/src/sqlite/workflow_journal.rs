@@ -42,7 +42,7 @@ use serde_json::Value;
 
 use super::{db_err, immediate, parse_json, to_json};
 use crate::error::{Result, StoreError};
-use crate::workflows::{WorkflowRun, WorkflowStepRecord};
+use crate::workflows::{StoredWorkflowRun, WorkflowRun, WorkflowStepRecord};
 
 const MAGIC: &[u8; 8] = b"LUMOSWJ1";
 const HEADER_LEN: u64 = 16;
@@ -881,25 +881,50 @@ pub(super) fn stored_run(
     .transpose()
 }
 
-/// Runs matching a listing's WHERE clause, newest first.
-pub(super) fn stored_runs(
+/// A run's row with its step records, as the tables have them (one read).
+pub(super) fn stored_run_with_records(
+  conn: &Connection,
+  name: &str,
+  run_id: &str,
+) -> Result<Option<StoredWorkflowRun>> {
+  let mut stmt = conn
+    .prepare_cached(&format!(
+      "SELECT {RUN_COLS}, steps FROM lumos_workflow_runs WHERE workflow_name = ?1 AND run_id = ?2"
+    ))
+    .map_err(db_err)?;
+  let mut rows = stmt.query(params![name, run_id]).map_err(db_err)?;
+  match rows.next().map_err(db_err)? {
+    Some(row) => run_with_records(row).map(Some),
+    None => Ok(None),
+  }
+}
+
+/// Runs matching a listing's WHERE clause, newest first, with their step records.
+pub(super) fn stored_runs_with_records(
   conn: &Connection,
   sql_tail: &str,
   args: &[rusqlite::types::Value],
-) -> Result<Vec<WorkflowRun>> {
+) -> Result<Vec<StoredWorkflowRun>> {
   let mut stmt = conn
     .prepare(&format!(
-      "SELECT {RUN_COLS} FROM lumos_workflow_runs{sql_tail}"
+      "SELECT {RUN_COLS}, steps FROM lumos_workflow_runs{sql_tail}"
     ))
     .map_err(db_err)?;
-  let rows = stmt
-    .query_map(rusqlite::params_from_iter(args.iter()), raw_run)
+  let mut rows = stmt
+    .query(rusqlite::params_from_iter(args.iter()))
     .map_err(db_err)?;
   let mut runs = Vec::new();
-  for row in rows {
-    runs.push(run_from(row.map_err(db_err)?)?);
+  while let Some(row) = rows.next().map_err(db_err)? {
+    runs.push(run_with_records(row)?);
   }
   Ok(runs)
+}
+
+/// A row selected as `{RUN_COLS}, steps`.
+fn run_with_records(row: &rusqlite::Row<'_>) -> Result<StoredWorkflowRun> {
+  let run = run_from(raw_run(row).map_err(db_err)?)?;
+  let records = unpack_steps(row.get_ref(12).map_err(db_err)?, &run.run_id)?;
+  Ok((run, records))
 }
 
 /// A run's step records as the tables have them, in the order they were first written.

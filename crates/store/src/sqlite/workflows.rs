@@ -10,7 +10,7 @@ use rusqlite::{Connection, params};
 use serde_json::Value;
 
 use super::workflow_journal::{
-  Entry, Locked, merged_records, stored_records, stored_run, stored_runs,
+  Entry, Locked, merged_records, stored_run, stored_run_with_records, stored_runs_with_records,
 };
 use super::{SqliteStore, db_err, immediate, limit_sql};
 use std::sync::PoisonError;
@@ -286,10 +286,7 @@ impl WorkflowStore for SqliteStore {
       let tx = conn.transaction().map_err(db_err)?;
       let found = match j.run(&name, &id) {
         Some(run) => Some((run.row.clone(), merged_records(&tx, run)?)),
-        None => match stored_run(&tx, &name, &id)? {
-          Some(row) => Some((row, stored_records(&tx, &name, &id)?)),
-          None => None,
-        },
+        None => stored_run_with_records(&tx, &name, &id)?,
       };
       tx.commit().map_err(db_err)?;
       Ok(found)
@@ -321,12 +318,7 @@ impl WorkflowStore for SqliteStore {
         "{where_sql} ORDER BY created_at DESC, id DESC {} OFFSET {offset}",
         limit_sql(limit)
       );
-      let found = stored_runs(conn, &tail, &args)?;
-      let mut runs = Vec::with_capacity(found.len());
-      for run in found {
-        let records = stored_records(conn, &run.workflow_name, &run.run_id)?;
-        runs.push((run, records));
-      }
+      let runs = stored_runs_with_records(conn, &tail, &args)?;
       Ok(WorkflowRunPage {
         runs,
         total: total.max(0) as u64,
