@@ -178,6 +178,11 @@ function receive(message: EngineMessage): void {
   else startCall(message.callId, message.call)
 }
 
+/** What the engine did on the JS thread, handed back as a JSON array (or null: nothing). */
+function receiveAll(messages: string | null | undefined): void {
+  if (messages) for (const message of JSON.parse(messages) as EngineMessage[]) receive(message)
+}
+
 /** Runs the function and answers through the host. */
 function startCall(callId: number, call: HostCall): void {
   runCall(call).then(
@@ -204,8 +209,7 @@ function flushAnswers(): void {
   const texts = answers
   answeredIds = []
   answers = []
-  const next = host?.answer(ids, texts)
-  if (next) for (const message of JSON.parse(next) as EngineMessage[]) receive(message)
+  receiveAll(host?.answer(ids, texts))
 }
 
 /** Runs awaited by `Run.#finish`, by native run id. */
@@ -222,7 +226,7 @@ function runEnded(id: number): void {
   resolve()
 }
 
-function runEnd(id: number): Promise<void> {
+function untilRunEnds(id: number): Promise<void> {
   return new Promise((resolve) => {
     awaitedRuns.set(id, resolve)
     awaitingRuns ??= setInterval(() => {}, 2 ** 30)
@@ -646,8 +650,7 @@ export class Run<TIn = any, TOut = any> {
     const live: LiveRun = { native: nativeRun, requestContext, abort: new AbortController(), mastra: this.#workflow.__mastra(), resourceId: this.resourceId }
     this.#live = live
     liveRuns.set(this.runId, live)
-    const first = nativeRun.takeCalls()
-    if (first) for (const message of JSON.parse(first) as EngineMessage[]) receive(message)
+    receiveAll(nativeRun.takeCalls())
     return live
   }
 
@@ -655,7 +658,7 @@ export class Run<TIn = any, TOut = any> {
     try {
       let text = live.native.takeResult()
       if (text == null) {
-        await runEnd(live.native.id)
+        await untilRunEnds(live.native.id)
         text = live.native.takeResult()
       }
       if (text == null) throw new LumosError('WORKFLOW_HOST_FAILED', `workflow run '${this.runId}' ended without a result (an internal error in Lumos); read it with getWorkflowRunById, and report this`)
